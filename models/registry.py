@@ -1,0 +1,82 @@
+"""The configured models, where each resolves, and whether it loads: `triage models` and /health."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from models.encoders import load_encoder
+from models.whisper import load_whisper, resolve_whisper
+from pipeline.settings import Settings
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    role: str
+    spec: str
+    location: str
+    loaded: bool
+    load_s: float
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    role: str
+    spec: str
+    locate: Callable[[], str]
+    load: Callable[[], Any]
+
+    def check(self) -> tuple[ModelStatus, Any]:
+        """Resolve and load; never raises, so one broken model does not hide the others."""
+        start = time.perf_counter()
+        try:
+            location = self.locate()
+        except Exception as e:
+            return ModelStatus(self.role, self.spec, "-", False, 0.0, str(e)), None
+        try:
+            obj = self.load()
+        except Exception as e:
+            return ModelStatus(
+                self.role, self.spec, location, False, time.perf_counter() - start, str(e)
+            ), None
+        return ModelStatus(self.role, self.spec, location, True, time.perf_counter() - start), obj
+
+
+def configured_models(settings: Settings) -> list[ModelEntry]:
+    s = settings
+    entries = [
+        ModelEntry(
+            "asr",
+            s.asr_model,
+            lambda: resolve_whisper(s.asr_model, s.cache_dir).location,
+            lambda: load_whisper(s.asr_model, s.cache_dir, s.device, s.compute_type, s.cpu_threads),
+        ),
+        ModelEntry(
+            "vad",
+            "silero-vad (faster-whisper assets)",
+            _silero_location,
+            _load_silero,
+        ),
+        ModelEntry(
+            "encoder",
+            s.encoder_model,
+            lambda: s.encoder_model,
+            lambda: load_encoder(s.encoder_model, s.device, s.cpu_threads),
+        ),
+    ]
+    return entries
+
+
+def _silero_location() -> str:
+    from faster_whisper.utils import get_assets_path
+
+    return get_assets_path()
+
+
+def _load_silero() -> Any:
+    from faster_whisper.vad import get_vad_model
+
+    return get_vad_model()

