@@ -9,12 +9,9 @@ say() { printf '\033[1m[bootstrap]\033[0m %s\n' "$*"; }
 die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- system packages --------------------------------------------------------------------------
-# espeak-ng: the speech engine pyttsx3 drives. chromium: the agent-console browser tests.
+# espeak-ng: the speech engine pyttsx3 drives.
 need_apt=()
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
-if [ "${TRIAGE_SKIP_BROWSER:-0}" != "1" ]; then
-  command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
-fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
     die "missing system packages: ${need_apt[*]}. Install them as root: apt-get install -y ${need_apt[*]}"
