@@ -8,7 +8,11 @@ def test_messages_published_from_threads_reach_every_subscriber_in_order() -> No
     async def scenario() -> tuple[list[int], list[int]]:
         bus = EventBus()
         async with bus.subscribe() as a, bus.subscribe() as b:
-            t = threading.Thread(target=lambda: [bus.publish("transcript.appended", n=i) for i in range(5)])
+            def publish_all() -> None:
+                for i in range(5):
+                    bus.publish("transcript.appended", n=i)
+
+            t = threading.Thread(target=publish_all)
             t.start()
             t.join()
             got_a = [(await asyncio.wait_for(a.get(), 1)).data["n"] for _ in range(5)]
