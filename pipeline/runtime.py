@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.registry import ModelStatus, configured_models
+from pipeline.bus import EventBus
 from pipeline.settings import Settings
+from pipeline.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -15,13 +17,18 @@ log = logging.getLogger(__name__)
 @dataclass
 class Runtime:
     settings: Settings
+    store: Store
+    bus: EventBus = field(default_factory=EventBus)
     model_status: list[ModelStatus] = field(default_factory=list)
     loaded: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def start(cls, settings: Settings) -> Runtime:
+    def start(cls, settings: Settings, load_models: bool = True) -> Runtime:
+        """Open the records store, then load every configured model (skipped for model-free tests)."""
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        runtime = cls(settings)
+        runtime = cls(settings, Store(settings.resolved_database_url()))
+        if not load_models:
+            return runtime
         for entry in configured_models(settings):
             status, obj = entry.check()
             runtime.model_status.append(status)
