@@ -78,6 +78,22 @@ class Settings(BaseSettings):
     )
     kb_path: Path | None = Field(None, description="Knowledge base file; None means the shipped default.")
 
+    # --- speech synthesis (tts/) ---------------------------------------------------------------
+    tts_voice_en: str = Field(
+        "gmw/en-us", description="espeak-ng voice id for English (`triage speak --list-voices`)."
+    )
+    tts_voice_zh: str = Field(
+        "sit/cmn-latn-pinyin",
+        description="espeak-ng voice id for Mandarin; plain 'sit/cmn' reads many characters "
+        "as English-spelled pinyin.",
+    )
+    tts_rate_wpm: int = Field(165, ge=80, le=450, description="Speaking rate, espeak words per minute.")
+    tts_cache_dir: Path | None = Field(
+        None,
+        description="Rendered fixed prompts (greeting, 'connecting you'); None means <data_dir>/tts-cache.",
+    )
+    tts_processes: int = Field(1, ge=1, description="espeak-ng worker processes (one serves many calls).")
+
     # --- service -------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `triage serve` binds.")
     port: int = Field(8000, description="Port `triage serve` binds.")

@@ -1,0 +1,177 @@
+"""The process that owns the pyttsx3 engine. Started by tts.engine, never imported by it.
+
+Why a separate process: pyttsx3's espeak driver keeps process-global state (espeak-ng is
+initialised once per process, one synthesis callback), it is not thread-safe, and its event loop
+misbehaves in long-lived processes (pyttsx3 2.99: ``runAndWait()`` can return before the WAV is
+written, and a second queued ``save_to_file`` overwrites the first). Here exactly one request is
+in flight at a time, each into its own file, and we wait for pyttsx3's 'finished-utterance'
+notification (sent after the file is closed) before reading it. If anything looks wrong the
+process exits and the parent starts a fresh one.
+
+Protocol, stdin -> stdout: one JSON line per request
+    {"op": "synth", "text": str, "voice": str, "rate": int, "volume": float}
+    {"op": "voices"}
+answered by one JSON line {"ok": true, "n_bytes": N, ...} followed by N raw bytes (PCM16 LE,
+22,050 Hz mono for 'synth'; UTF-8 JSON for 'voices'), or {"ok": false, "error": str}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import wave
+from pathlib import Path
+from typing import Any, BinaryIO
+
+FINISH_TIMEOUT_S = 15.0
+
+
+class Worker:
+    def __init__(self, out: BinaryIO) -> None:
+        import pyttsx3
+
+        self._out = out
+        self._engine = pyttsx3.init("espeak")
+        self._finished = threading.Event()
+        self._errors: list[str] = []
+        self._engine.connect("finished-utterance", self._on_finished)
+        self._engine.connect("error", self._on_error)
+        self._voice: str | None = None
+        self._rate: int | None = None
+        self._volume: float | None = None
+        self._dir = Path(tempfile.mkdtemp(prefix="triage-tts-"))
+        self._n = 0
+        # pyttsx3 queues property changes until its first loop has run, and that first
+        # runAndWait() returns early; one throw-away utterance brings it to its steady state.
+        self._engine.setProperty("voice", "gmw/en-us")
+        self._engine.setProperty("rate", 175)
+        self._engine.setProperty("volume", 1.0)
+        self._say_to_file("ready")
+
+    def _on_finished(self, name: Any = None, completed: bool = True) -> None:
+        self._finished.set()
+
+    def _on_error(self, name: Any = None, exception: BaseException | None = None) -> None:
+        self._errors.append(repr(exception))
+
+    def _configure(self, voice: str, rate: int, volume: float) -> None:
+        # Property changes are queued commands in pyttsx3; only send them when they change.
+        if voice != self._voice:
+            self._engine.setProperty("voice", voice)
+            actual = self._engine.getProperty("voice")
+            if str(actual).lower() != voice.lower():
+                raise ValueError(f"espeak-ng has no voice {voice!r} (it kept {actual!r})")
+            self._voice = voice
+        if rate != self._rate:
+            self._engine.setProperty("rate", rate)
+            self._rate = rate
+        if volume != self._volume:
+            self._engine.setProperty("volume", volume)
+            self._volume = volume
+
+    def synth(self, text: str, voice: str, rate: int, volume: float) -> bytes:
+        if not text.strip():
+            # pyttsx3's espeak loop never ends on empty text; the parent never sends it.
+            return b""
+        self._configure(voice, rate, volume)
+        return self._say_to_file(text)
+
+    def _say_to_file(self, text: str) -> bytes:
+        self._n += 1
+        path = self._dir / f"{self._n}.wav"
+        self._finished.clear()
+        self._errors.clear()
+        self._engine.save_to_file(text, str(path))
+        self._engine.runAndWait()
+        if not self._finished.wait(FINISH_TIMEOUT_S):
+            raise TimeoutError(f"espeak-ng did not finish within {FINISH_TIMEOUT_S} s")
+        # 'finished-utterance' is sent from espeak's thread just before the driver marks itself
+        # idle; a command queued before that would run on espeak's thread, so wait for idle.
+        deadline = time.monotonic() + FINISH_TIMEOUT_S
+        while self._engine.isBusy():
+            if time.monotonic() > deadline:
+                raise TimeoutError("pyttsx3 stayed busy after the utterance finished")
+            time.sleep(0.0005)
+        if self._errors:
+            raise RuntimeError("; ".join(self._errors))
+        try:
+            with wave.open(str(path), "rb") as w:
+                if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (22050, 1, 2):
+                    raise RuntimeError(f"unexpected WAV layout in {path}")
+                frames = w.getnframes()
+                data = w.readframes(frames)
+            if len(data) != frames * 2:
+                raise RuntimeError(f"truncated WAV: header says {frames} frames, got {len(data) // 2}")
+            return data
+        finally:
+            path.unlink(missing_ok=True)
+
+    def voices(self) -> bytes:
+        rows = [
+            {"id": v.id, "name": v.name, "languages": list(v.languages or [])}
+            for v in self._engine.getProperty("voices")
+        ]
+        return json.dumps(rows).encode("utf-8")
+
+    def reply(self, payload: bytes, **extra: Any) -> None:
+        header = {"ok": True, "n_bytes": len(payload), **extra}
+        self._out.write(json.dumps(header).encode("utf-8") + b"\n" + payload)
+        self._out.flush()
+
+    def fail(self, error: str) -> None:
+        self._out.write(json.dumps({"ok": False, "error": error}).encode("utf-8") + b"\n")
+        self._out.flush()
+
+    def close(self) -> None:
+        for leftover in self._dir.glob("*"):
+            leftover.unlink(missing_ok=True)
+        self._dir.rmdir()
+
+
+def main() -> int:
+    # Our replies own the real stdout; pyttsx3 prints "Audio saved to ..." on every save.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    try:
+        worker = Worker(out)
+    except Exception as e:
+        out.write(json.dumps({"ok": False, "error": f"pyttsx3/espeak-ng did not start: {e!r}"}).encode())
+        out.write(b"\n")
+        out.flush()
+        return 2
+    out.write(json.dumps({"ok": True, "n_bytes": 0, "ready": True}).encode() + b"\n")
+    out.flush()
+    try:
+        for line in sys.stdin.buffer:
+            if not line.strip():
+                continue
+            request = json.loads(line)
+            op = request.get("op")
+            try:
+                if op == "synth":
+                    pcm = worker.synth(
+                        request["text"], request["voice"], int(request["rate"]), float(request["volume"])
+                    )
+                    worker.reply(pcm, sample_rate=22050)
+                elif op == "voices":
+                    worker.reply(worker.voices())
+                else:
+                    worker.fail(f"unknown op {op!r}")
+            except ValueError as e:
+                # A bad voice name: the engine is still sound, answer and carry on.
+                worker.fail(str(e))
+            except Exception as e:
+                worker.fail(f"{type(e).__name__}: {e}")
+                return 3  # engine state unknown: let the parent start a fresh process
+    finally:
+        worker.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,90 @@
+"""The fixed things the bot says, in Mandarin and English.
+
+Written to be spoken by espeak-ng: short sentences, no abbreviations, numbers that read well
+(five or more digits are read one by one, so "12345" is said as a hotline number). The call
+pipeline asks for them by key through ``Synthesizer.prompt``, which caches the audio.
+"""
+
+from __future__ import annotations
+
+import string
+from typing import Final
+
+from tts.interface import Lang
+
+PROMPTS: Final[dict[str, dict[Lang, str]]] = {
+    "greeting": {
+        "zh": "您好，这里是12345市民服务热线。请问有什么可以帮您？",
+        "en": "Hello, this is the 12345 city service hotline. How can I help you?",
+    },
+    "did_that_help": {
+        "zh": "请问这个回答对您有帮助吗？",
+        "en": "Did that answer help you?",
+    },
+    "connecting_agent": {
+        "zh": "正在为您转接人工客服，请稍候。",
+        "en": "I am connecting you to an agent now. Please hold.",
+    },
+    "queue_position": {
+        "zh": "您现在排在第{n}位，请不要挂机。",
+        "en": "You are number {n} in the queue. Please stay on the line.",
+    },
+    "no_agent_callback": {
+        "zh": "现在没有空闲的客服。我们已经记下您的信息，稍后会给您回电。",
+        "en": "No agent is available right now. We have kept your details and will call you back.",
+    },
+    "not_understood": {
+        "zh": "对不起，我没有听清楚，请您再说一遍好吗？",
+        "en": "Sorry, I didn't catch that. Could you say it again?",
+    },
+    "clarify": {
+        "zh": "请您再多说一点。比如，发生了什么事，在什么地方？",
+        "en": "Could you tell me a little more? For example, what happened, and where?",
+    },
+    "clarify_topic": {
+        "zh": "请问您是想咨询{topic}方面的问题吗？请说是或者不是。",
+        "en": "Is your question about {topic}? Please say yes or no.",
+    },
+    "still_there": {
+        "zh": "请问您还在吗？",
+        "en": "Are you still there?",
+    },
+    "goodbye": {
+        "zh": "感谢您的来电，再见。",
+        "en": "Thank you for calling. Goodbye.",
+    },
+    "rate_call": {
+        "zh": "请为本次通话打分，从1到5分，5分表示非常满意。",
+        "en": "Please rate this call from 1 to 5, where 5 means very satisfied.",
+    },
+    "emergency": {
+        "zh": "我现在为您转接紧急救援接线员，请不要挂机。",
+        "en": "I am connecting you to an emergency operator now. Stay on the line.",
+    },
+}
+
+
+class UnknownPromptError(KeyError):
+    """A prompt key that is not in PROMPTS."""
+
+
+def prompt_fields(key: str) -> set[str]:
+    """The placeholders a prompt takes, e.g. {'n'} for 'queue_position' (same in both languages)."""
+    texts = _texts(key)
+    return {name for text in texts.values() for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+def render_prompt(key: str, lang: Lang, **values: object) -> str:
+    """The prompt's text in ``lang`` with its placeholders filled."""
+    text = _texts(key)[lang]
+    missing = prompt_fields(key) - values.keys()
+    if missing:
+        raise ValueError(f"prompt {key!r} needs {', '.join(sorted(missing))}: pass them as keywords")
+    return text.format(**values)
+
+
+def _texts(key: str) -> dict[Lang, str]:
+    try:
+        return PROMPTS[key]
+    except KeyError:
+        raise UnknownPromptError(f"no prompt {key!r}; known prompts: {', '.join(PROMPTS)}") from None
