@@ -1,0 +1,114 @@
+"""`triage call`: play a recording into the live service as a caller would, and show what happens."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import wave
+from pathlib import Path
+
+import typer
+
+from cli.groups import CommandGroups
+
+FRAME_MS = 20
+
+
+def register(groups: CommandGroups) -> None:
+    @groups.root.command()
+    def call(
+        file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Caller audio: wav, flac, mp3."),
+        realtime: bool = typer.Option(
+            False, help="Send audio at the pace it was spoken (default: as fast as read)."
+        ),
+        out: Path | None = typer.Option(None, help="Save the bot's audio to this WAV file."),
+        url: str = typer.Option(
+            "ws://127.0.0.1:8000/v1/calls/stream", help="The service's caller WebSocket."
+        ),
+        language: str = typer.Option("en", help="Greeting language (zh or en); the bot follows the caller."),
+        caller_number: str | None = typer.Option(None, help="Caller's number, for history and work orders."),
+        wait: float = typer.Option(
+            4.0, help="Seconds of quiet from the bot after which the call is hung up."
+        ),
+    ) -> None:
+        """Play FILE into the caller WebSocket; print what the bot hears, decides and says."""
+        from websockets.sync.client import connect
+
+        from asr.audio import load_audio
+        from pipeline.codec import float_to_pcm16_bytes
+
+        pcm = float_to_pcm16_bytes(load_audio(file))
+        pcm += b"\x00\x00" * 16000 * 2  # two seconds of silence so the last utterance ends
+        frame = 16000 * 2 * FRAME_MS // 1000
+        bot_audio = bytearray()
+        t0 = time.monotonic()
+        last_event = [time.monotonic()]
+
+        def stamp() -> str:
+            return f"[{time.monotonic() - t0:6.2f}s]"
+
+        with connect(url, max_size=None, open_timeout=10) as ws:
+            start = {"type": "start", "sample_rate": 16000, "encoding": "pcm16", "language": language}
+            if caller_number:
+                start["caller_number"] = caller_number
+            ws.send(json.dumps(start))
+
+            def send_audio() -> None:
+                for i in range(0, len(pcm), frame):
+                    ws.send(pcm[i : i + frame])
+                    if realtime:
+                        time.sleep(FRAME_MS / 1000)
+
+            sender = threading.Thread(target=send_audio, daemon=True)
+            sender.start()
+            hung_up = False
+            while True:
+                try:
+                    message = ws.recv(timeout=0.5)
+                except TimeoutError:
+                    if not sender.is_alive() and time.monotonic() - last_event[0] > wait and not hung_up:
+                        ws.send(json.dumps({"type": "hangup"}))
+                        hung_up = True
+                    continue
+                except Exception:
+                    break
+                last_event[0] = time.monotonic()
+                if isinstance(message, bytes):
+                    bot_audio.extend(message)
+                    continue
+                event = json.loads(message)
+                kind = event.get("type")
+                if kind == "final":
+                    typer.echo(f"{stamp()} caller ({event['language']}): {event['text']}")
+                elif kind == "decision":
+                    typer.echo(
+                        f"{stamp()} decision: {event['action']} urgency={event['urgency']} "
+                        f"topic={event['topic']} ({event['reason']})"
+                    )
+                elif kind == "bot_text":
+                    typer.echo(f"{stamp()} bot: {event['text']}")
+                elif kind in (
+                    "handoff",
+                    "playback_stopped",
+                    "latency",
+                    "hangup",
+                    "started",
+                    "error",
+                    "rated",
+                ):
+                    typer.echo(
+                        f"{stamp()} {kind}: {json.dumps({k: v for k, v in event.items() if k != 'type'})}"
+                    )
+                elif kind == "ended":
+                    typer.echo(
+                        f"{stamp()} call ended: {event.get('reason')} (call id {event.get('call_id')})"
+                    )
+                    break
+        if out:
+            with wave.open(str(out), "wb") as wav:
+                wav.setnchannels(1)
+                wav.setsampwidth(2)
+                wav.setframerate(16000)
+                wav.writeframes(bytes(bot_audio))
+            typer.echo(f"bot audio: {len(bot_audio) / 32000:.1f} s -> {out}")
