@@ -99,6 +99,14 @@ class Settings(BaseSettings):
     port: int = Field(8000, description="Port `triage serve` binds.")
     max_upload_mb: int = Field(50, ge=1, description="Largest audio upload accepted.")
 
+    # --- recordings and the agent console (api/recordings.py, api/agents.py) ---------------------
+    recordings_retention_days: int = Field(
+        90,
+        ge=0,
+        description="Call recordings (<data_dir>/recordings) older than this many days are deleted by "
+        "`triage recordings purge`; 0 keeps them forever.",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
