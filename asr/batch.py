@@ -1,0 +1,94 @@
+"""Transcribe a whole recording: VAD regions grouped into windows of at most ~28 s, each decoded
+with beam search, segments timed from the start of the recording."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from asr.audio import load_audio
+from asr.decoder import MAX_WINDOW_S, SAMPLE_RATE, WhisperDecoder
+from asr.options import AsrOptions
+from asr.text import has_cjk
+from asr.vad import speech_regions
+from pipeline.events import TranscriptSegment
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+_WINDOW_S = MAX_WINDOW_S - 2.0  # the decoder adds ~1 s of padding; stay clear of 30 s
+
+
+@dataclass(frozen=True)
+class Transcript:
+    """A transcribed recording. ``language`` is that of the longest segment ('' when silent)."""
+
+    text: str
+    language: str
+    segments: tuple[TranscriptSegment, ...]
+    duration_s: float
+
+    @property
+    def confidence(self) -> float:
+        """Duration-weighted mean segment confidence (0.0 when nothing was recognised)."""
+        total = sum(s.end_s - s.start_s for s in self.segments)
+        if not total:
+            return 0.0
+        return sum((s.end_s - s.start_s) * s.confidence for s in self.segments) / total
+
+
+def join_texts(texts: list[str]) -> str:
+    """Join transcript pieces: no space between two Chinese pieces, one otherwise."""
+    out = ""
+    for text in (t.strip() for t in texts):
+        if not text:
+            continue
+        if out and not (has_cjk(out[-1]) and has_cjk(text[0])):
+            out += " "
+        out += text
+    return out
+
+
+class BatchTranscriber:
+    """Files or sample arrays in, Transcript out. Safe to share between threads."""
+
+    def __init__(self, model: WhisperModel | WhisperDecoder, options: AsrOptions | None = None) -> None:
+        self.options = options or AsrOptions()
+        self._decoder = model if isinstance(model, WhisperDecoder) else WhisperDecoder(model, self.options)
+
+    def transcribe(self, audio: np.ndarray | str | Path | bytes) -> Transcript:
+        """Transcribe a path, the bytes of an audio file, or 16 kHz mono float32 samples.
+
+        Raises asr.audio.AudioDecodeError for input that is not decodable audio; silence gives an
+        empty transcript.
+        """
+        samples = audio if isinstance(audio, np.ndarray) else load_audio(audio)
+        samples = np.asarray(samples, dtype=np.float32)
+        duration = len(samples) / SAMPLE_RATE
+        o = self.options
+        regions = speech_regions(samples, o.vad_threshold, o.batch_min_silence_ms, _WINDOW_S)
+        segments: list[TranscriptSegment] = []
+        languages: dict[str, float] = {}
+        for start, end in _group(regions, int(_WINDOW_S * SAMPLE_RATE)):
+            hyp = self._decoder.decode(samples[start:end], beam_size=o.beam_size, temperatures=o.temperatures)
+            if not hyp.text:
+                continue
+            seg = TranscriptSegment(start / SAMPLE_RATE, end / SAMPLE_RATE, hyp.text, hyp.confidence)
+            segments.append(seg)
+            languages[hyp.language] = languages.get(hyp.language, 0.0) + seg.end_s - seg.start_s
+        language = max(languages, key=lambda k: languages[k]) if languages else (o.language or "")
+        return Transcript(join_texts([s.text for s in segments]), language, tuple(segments), duration)
+
+
+def _group(regions: list[tuple[int, int]], max_len: int) -> list[tuple[int, int]]:
+    """Merge consecutive speech regions into windows no longer than max_len samples."""
+    windows: list[tuple[int, int]] = []
+    for start, end in regions:
+        if windows and end - windows[-1][0] <= max_len:
+            windows[-1] = (windows[-1][0], end)
+        else:
+            windows.append((start, end))
+    return windows

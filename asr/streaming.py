@@ -1,0 +1,270 @@
+"""Live recognition of one call: audio chunks in, speech / partial / final events out.
+
+``feed`` is synchronous and meant to run in a worker thread: it runs the VAD on every 32 ms frame
+and, at most once per call, a Whisper decode. Decodes are throttled (one partial per
+``min_decode_interval_s`` of audio, longer when decodes are slow) so the stream keeps up in real
+time, and the final decode starts speculatively after ``speculative_ms`` of silence: when the
+end-of-speech silence is reached the final is usually ready, so the end-of-speech -> final
+latency is about the configured silence. Speech that resumes discards the speculative decode.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+
+from asr.agreement import LocalAgreement
+from asr.decoder import SAMPLE_RATE, Hypothesis, WhisperDecoder
+from asr.endpoint import Endpointer, EndpointEvent
+from asr.options import AsrOptions
+from asr.text import join_units, split_units
+from asr.vad import FRAME, StreamingVad
+from pipeline.codec import AudioFormatError, decode_frame
+from pipeline.events import (
+    AsrEvent,
+    FinalTranscript,
+    PartialTranscript,
+    SpeechStarted,
+    SpeechStopped,
+    TranscriptSegment,
+)
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+log = logging.getLogger(__name__)
+
+
+class StreamingTranscriber:
+    """Streaming speech recognition for one call (create one per call; not thread-safe)."""
+
+    def __init__(
+        self,
+        model: WhisperModel | WhisperDecoder,
+        options: AsrOptions | None = None,
+        sample_rate: int = SAMPLE_RATE,
+        encoding: Literal["pcm16", "mulaw"] = "pcm16",
+    ) -> None:
+        self.options = options or AsrOptions()
+        if sample_rate not in (8000, 16000):
+            raise ValueError(f"sample_rate {sample_rate} is not supported: stream 8000 or 16000 Hz audio.")
+        if encoding == "mulaw" and sample_rate != 8000:
+            raise ValueError("mu-law streams are 8000 Hz telephone audio: pass sample_rate=8000.")
+        self.sample_rate = sample_rate
+        self.encoding = encoding
+        self._decoder = model if isinstance(model, WhisperDecoder) else WhisperDecoder(model, self.options)
+        self._resampler = None
+        if sample_rate != SAMPLE_RATE:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
+        self._vad = StreamingVad()
+        o = self.options
+        self._endpointer = Endpointer(
+            threshold=o.vad_threshold,
+            neg_threshold=o.vad_neg_threshold,
+            frame_s=FRAME / SAMPLE_RATE,
+            start_frames=max(1, round(o.speech_start_ms / 1000 * SAMPLE_RATE / FRAME)),
+            speculative_s=o.speculative_ms / 1000,
+            end_s=o.end_of_speech_ms / 1000,
+        )
+        self._agreement = LocalAgreement()
+        self._buf = np.zeros(0, dtype=np.float32)
+        self._buf_start = 0  # absolute 16 kHz sample index of _buf[0]
+        self._vad_pos = 0  # samples handed to the VAD so far
+        self._odd_byte = b""
+        self._utt_start: int | None = None  # absolute sample where the utterance audio begins
+        self._onset_s = 0.0
+        self._last_partial_at = 0
+        self._partial_interval_s = o.min_decode_interval_s
+        self._partial_language: str | None = None
+        self._last_partial_text = ""
+        self._speculative: tuple[float, Hypothesis] | None = None
+        self._finished = False
+
+    # --- public ----------------------------------------------------------------------------------
+
+    @property
+    def time_s(self) -> float:
+        """Seconds of call audio received so far."""
+        return (self._buf_start + len(self._buf)) / SAMPLE_RATE
+
+    def feed(self, chunk: bytes) -> list[AsrEvent]:
+        """Feed encoded audio (any length; 20 ms and up is typical) and get the events it caused."""
+        if self._finished:
+            raise RuntimeError("this call's transcriber is finished: create a new StreamingTranscriber.")
+        data = self._odd_byte + bytes(chunk)
+        if self.encoding == "pcm16" and len(data) % 2:
+            data, self._odd_byte = data[:-1], data[-1:]
+        else:
+            self._odd_byte = b""
+        try:
+            samples = decode_frame(data, self.encoding)
+        except AudioFormatError as e:
+            raise ValueError(f"cannot decode audio chunk: {e}") from e
+        return self.feed_samples(samples)
+
+    def feed_samples(self, samples: np.ndarray) -> list[AsrEvent]:
+        """Feed float32 samples at the stream's sample rate."""
+        samples = np.asarray(samples, dtype=np.float32)
+        if self._resampler is not None:
+            samples = np.asarray(self._resampler.resample_chunk(samples), dtype=np.float32)
+        self._buf = np.concatenate([self._buf, samples])
+        return self._process()
+
+    def finish(self) -> list[AsrEvent]:
+        """The call ended: close any utterance in progress and return the last events."""
+        if self._finished:
+            return []
+        events: list[AsrEvent] = []
+        if self._resampler is not None:
+            tail = np.asarray(self._resampler.resample_chunk(np.zeros(0, np.float32), last=True), np.float32)
+            self._buf = np.concatenate([self._buf, tail])
+        events += self._process()
+        self._finished = True
+        if self._utt_start is not None:
+            end_s = self._endpointer.speech_end_s if not self._endpointer.in_speech else self.time_s
+            events.append(SpeechStopped(end_s))
+            events.append(self._final(end_s))
+        return events
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _process(self) -> list[AsrEvent]:
+        events: list[AsrEvent] = []
+        end = self._buf_start + len(self._buf)
+        new = self._buf[self._vad_pos - self._buf_start : end - self._buf_start]
+        self._vad_pos = end
+        for prob in self._vad.push(new):
+            event = self._endpointer.update(prob)
+            if event is not None:
+                events += self._on_endpoint(event)
+        if self._utt_start is not None:
+            events += self._maybe_split_long_utterance()
+            events += self._maybe_partial()
+        self._trim()
+        return events
+
+    def _on_endpoint(self, event: EndpointEvent) -> list[AsrEvent]:
+        o = self.options
+        if event.kind == "start":
+            self._onset_s = event.t_s
+            pre = int(event.t_s * SAMPLE_RATE) - o.pre_speech_ms * SAMPLE_RATE // 1000
+            self._utt_start = max(pre, self._buf_start, 0)
+            self._agreement.reset()
+            self._partial_language = None
+            self._last_partial_text = ""
+            self._last_partial_at = int(event.t_s * SAMPLE_RATE)
+            self._speculative = None
+            return [SpeechStarted(event.t_s)]
+        if self._utt_start is None:
+            return []
+        if event.kind == "pause":
+            # Decode now what the final would decode; audio up to end + post_speech_ms is here.
+            self._speculative = (event.t_s, self._decode_final_audio(event.t_s))
+            return []
+        if event.kind == "resume":
+            self._speculative = None
+            return []
+        return [SpeechStopped(event.t_s), self._final(event.t_s)]
+
+    def _utterance_audio(self, end_sample: int) -> np.ndarray:
+        assert self._utt_start is not None
+        lo = self._utt_start - self._buf_start
+        hi = min(end_sample, self._buf_start + len(self._buf)) - self._buf_start
+        return self._buf[lo:hi]
+
+    def _decode_final_audio(self, speech_end_s: float) -> Hypothesis:
+        end = int(speech_end_s * SAMPLE_RATE) + self.options.post_speech_ms * SAMPLE_RATE // 1000
+        return self._decoder.decode(
+            self._utterance_audio(end),
+            beam_size=self.options.beam_size,
+            temperatures=self.options.temperatures,
+        )
+
+    def _final(self, speech_end_s: float) -> FinalTranscript:
+        if self._speculative is not None and abs(self._speculative[0] - speech_end_s) < 1e-9:
+            hyp = self._speculative[1]
+        else:
+            hyp = self._decode_final_audio(speech_end_s)
+        start_s = self._onset_s
+        self._utt_start = None
+        self._speculative = None
+        self._agreement.reset()
+        segments = (TranscriptSegment(start_s, speech_end_s, hyp.text, hyp.confidence),) if hyp.text else ()
+        return FinalTranscript(hyp.text, hyp.language, start_s, speech_end_s, segments, hyp.confidence)
+
+    def _maybe_split_long_utterance(self) -> list[AsrEvent]:
+        assert self._utt_start is not None
+        now = self._buf_start + len(self._buf)
+        if (now - self._utt_start) / SAMPLE_RATE < self.options.max_utterance_s:
+            return []
+        # Whisper sees at most 30 s: finalise what we have and go on with a new utterance.
+        hyp = self._decoder.decode(
+            self._utterance_audio(now),
+            beam_size=self.options.beam_size,
+            temperatures=self.options.temperatures,
+        )
+        start_s, end_s = self._onset_s, now / SAMPLE_RATE
+        segments = (TranscriptSegment(start_s, end_s, hyp.text, hyp.confidence),) if hyp.text else ()
+        self._utt_start = now
+        self._onset_s = end_s
+        self._agreement.reset()
+        self._partial_language = None
+        self._last_partial_text = ""
+        self._last_partial_at = now
+        self._speculative = None
+        return [FinalTranscript(hyp.text, hyp.language, start_s, end_s, segments, hyp.confidence)]
+
+    def _maybe_partial(self) -> list[AsrEvent]:
+        assert self._utt_start is not None
+        if self._speculative is not None or not self._endpointer.in_speech:
+            return []  # trailing silence: the final is on its way, partials would only add delay
+        o = self.options
+        now = self._buf_start + len(self._buf)
+        speech_s = now / SAMPLE_RATE - self._onset_s
+        if (
+            speech_s < o.first_partial_s
+            or (now - self._last_partial_at) / SAMPLE_RATE < self._partial_interval_s
+        ):
+            return []
+        committed = join_units(self._agreement.committed)
+        hyp = self._decoder.decode(
+            self._utterance_audio(now),
+            beam_size=o.partial_beam_size,
+            language=self._partial_language if self._agreement.committed else None,
+            prefix=committed,
+        )
+        self._last_partial_at = now
+        # Decodes slower than half the interval would fall behind real time: space them out.
+        self._partial_interval_s = max(o.min_decode_interval_s, 2.0 * hyp.compute_s)
+        if self._partial_language != hyp.language and not self._agreement.committed:
+            self._agreement.reset()
+        self._partial_language = hyp.language
+        self._agreement.update(split_units(hyp.text))
+        units = self._agreement.committed + self._agreement.tentative
+        text = join_units(units)
+        if not text or text == self._last_partial_text:
+            return []
+        self._last_partial_text = text
+        return [
+            PartialTranscript(
+                text=text,
+                committed_text=join_units(self._agreement.committed),
+                start_s=self._onset_s,
+                end_s=now / SAMPLE_RATE,
+                language=hyp.language,
+            )
+        ]
+
+    def _trim(self) -> None:
+        """Keep only the audio an utterance can still need."""
+        keep_from = self._vad_pos - self.options.pre_speech_ms * SAMPLE_RATE // 1000 - FRAME
+        if self._utt_start is not None:
+            keep_from = min(keep_from, self._utt_start)
+        cut = keep_from - self._buf_start
+        if cut > SAMPLE_RATE:  # trim in 1 s steps, not on every chunk
+            self._buf = self._buf[cut:]
+            self._buf_start += cut
