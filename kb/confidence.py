@@ -1,0 +1,118 @@
+"""Confidence: features of a retrieved entry for a query, and a logistic calibration over them.
+
+The same calibrated probability ranks the fused candidates (a learned mix of dense and lexical)
+and decides whether the bot answers. Features are chosen to be comparable across queries and
+encoders: the dense similarity is also read against the query's own cohort baseline (its mean and
+spread of similarity to fixed unrelated sentences), and BM25 as the share of the query's weight
+matched. Weights and the answer threshold are fitted per encoder on a development split
+(`triage kb calibrate`), shipped in kb/data/calibration.json; an encoder without its own fit uses
+the '*' fit, which only looks at the scale-free features.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+FEATURES = ("cos", "z", "margin_z", "lex", "rrf")
+SCALE_FREE = ("z", "margin_z", "lex", "rrf")
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """p(correct) = sigmoid(bias + sum(weights[f] * feature[f]))."""
+
+    encoder: str
+    weights: dict[str, float]
+    bias: float
+    threshold: float  # answer when p >= threshold
+    note: str = ""
+
+    def probability(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        logit = np.full_like(feats["z"], self.bias, dtype=np.float64)
+        for name, w in self.weights.items():
+            logit += w * feats[name]
+        return 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
+
+
+_DEFAULT = Calibration(
+    encoder="*",
+    weights={"z": 0.9, "margin_z": 0.8, "lex": 4.0, "rrf": 0.5},
+    bias=-6.0,
+    threshold=0.5,
+    note="hand-set fallback; run `triage kb calibrate` to fit one",
+)
+
+
+def shipped_calibration_path() -> Path:
+    return Path(str(resources.files("kb") / "data" / "calibration.json"))
+
+
+def load_calibrations(path: Path | None = None) -> dict[str, Calibration]:
+    path = path or shipped_calibration_path()
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    return {name: Calibration(**{**c, "encoder": name}) for name, c in data.items()}
+
+
+def calibration_for(encoder_name: str, paths: list[Path] | None = None) -> Calibration:
+    """The first fit for this encoder among ``paths`` (then the shipped file), else the '*' fit."""
+    found: dict[str, Calibration] = {}
+    for path in [*(paths or []), shipped_calibration_path()]:
+        for name, cal in load_calibrations(path).items():
+            found.setdefault(name, cal)
+    return found.get(encoder_name) or found.get("*") or _DEFAULT
+
+
+def save_calibration(cal: Calibration, path: Path) -> None:
+    data = {}
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+    record = asdict(cal)
+    data[record.pop("encoder")] = record
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def candidate_features(
+    cos: np.ndarray,
+    cohort_mean: float,
+    cohort_std: float,
+    lex: np.ndarray,
+    dense_rank: np.ndarray,
+    lex_rank: np.ndarray,
+    rrf_k: int,
+) -> dict[str, np.ndarray]:
+    """Features of each candidate; ranks are 1-based, 0 where that retriever did not return it."""
+    sd = max(cohort_std, 1e-3)
+    z = (cos - cohort_mean) / sd
+    if len(cos) > 1:
+        order = np.argsort(-cos)
+        best, second = cos[order[0]], cos[order[1]]
+        others_best = np.where(np.arange(len(cos)) == order[0], second, best)
+    else:
+        others_best = np.full_like(cos, cohort_mean)
+    margin_z = (cos - others_best) / sd
+    rrf = np.where(dense_rank > 0, 1.0 / (rrf_k + dense_rank), 0.0) + np.where(
+        lex_rank > 0, 1.0 / (rrf_k + lex_rank), 0.0
+    )
+    return {"cos": cos, "z": z, "margin_z": margin_z, "lex": lex, "rrf": rrf * rrf_k}
+
+
+def fit_calibration(
+    feats: dict[str, np.ndarray], labels: np.ndarray, encoder: str, features: tuple[str, ...] = FEATURES
+) -> Calibration:
+    """Logistic regression on candidate features (label 1 = the right entry for the query)."""
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.stack([feats[f] for f in features], axis=1)
+    model = LogisticRegression(C=1.0, class_weight=None, max_iter=1000)
+    model.fit(x, labels.astype(int))
+    weights = {f: float(w) for f, w in zip(features, model.coef_[0], strict=True)}
+    return Calibration(encoder=encoder, weights=weights, bias=float(model.intercept_[0]), threshold=0.5)

