@@ -9,7 +9,9 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from api import health
+from api import agent_stream, agents, callers, health, recordings, workorders
+from api.console import mount_console
+from api.errors import install_error_handlers
 from pipeline.runtime import Runtime
 from pipeline.settings import get_settings
 
@@ -17,19 +19,26 @@ from pipeline.settings import get_settings
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     logging.basicConfig(level=logging.INFO)
-    # Loading takes seconds; do it off the event loop so the process stays responsive.
-    app.state.runtime = await anyio.to_thread.run_sync(Runtime.start, get_settings())
+    if getattr(app.state, "runtime", None) is None:  # create_app(runtime) brings its own (tests)
+        # Loading takes seconds; do it off the event loop so the process stays responsive.
+        app.state.runtime = await anyio.to_thread.run_sync(Runtime.start, get_settings())
     yield
 
 
-def create_app() -> FastAPI:
+def create_app(runtime: Runtime | None = None) -> FastAPI:
+    """``runtime``: an already started Runtime to serve (tests start one without speech models)."""
     app = FastAPI(
         title="hotline-triage",
         version="0.1.0",
         summary="Voice bot for public-service hotlines: answers routine questions, hands urgent calls on.",
         lifespan=lifespan,
     )
+    app.state.runtime = runtime
+    install_error_handlers(app)
     app.include_router(health.router)
+    for module in (agents, agent_stream, workorders, callers, recordings):
+        app.include_router(module.router)
+    mount_console(app)
     return app
 
 

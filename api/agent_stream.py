@@ -1,0 +1,195 @@
+"""WebSocket ``/v1/agents/stream?token=...``: the live feed behind the agent console.
+
+Server -> client JSON messages (the client may send ``{"type": "ping"}`` and gets ``pong``):
+
+- ``hello``: ``{agent, waiting, accepted}``, the same body as GET /v1/agents/queue, on connect.
+- ``handoff.created``: ``{handoff, position, top}`` for a new handoff this agent may take; ``top``
+  is true when it went straight to the head of their queue (an emergency).
+- ``handoff.updated``: ``{handoff}`` when a handoff the agent may see is accepted or resolved.
+- ``queue``: the whole queue again after anything that changes it (coalesced per burst).
+- ``transcript``: ``{call_id, handoff_id, utterance: {seq, speaker, text, language}}`` for each
+  new line of a call whose handoff the agent may see: the transcript grows live while the caller waits.
+- ``call.ended``: ``{call_id, handoff_id, reason}``.
+
+A bad or missing token gets an ``error`` message, then the socket closes with code 4401.
+Messages the agent may not see are never sent. On reconnect, ``hello`` re-syncs everything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi.concurrency import run_in_threadpool
+from fastapi.encoders import jsonable_encoder
+from sqlalchemy import select
+
+from api.agents import queue_view, summary_of
+from api.auth import authenticate, handoffs_of_calls, is_supervisor, may_see, may_take
+from pipeline.bus import BusMessage
+from pipeline.db import Agent, Handoff, Utterance
+from pipeline.store import NotFoundError, Store
+
+router = APIRouter(tags=["agents"])
+
+QUEUE_TOPICS = frozenset(
+    {"handoff.created", "handoff.updated", "queue.changed", "call.ended", "agent.status"}
+)
+
+
+class AgentRelay:
+    """Turns bus messages into what one agent may see. Synchronous (it reads the store); the
+    socket runs it in a worker thread."""
+
+    def __init__(self, store: Store, agent_id: str) -> None:
+        self.store = store
+        self.agent_id = agent_id
+
+    def process(self, batch: list[BusMessage]) -> list[dict[str, Any]]:
+        try:
+            agent = self.store.get_agent(self.agent_id)  # fresh: skills or role may have changed
+        except NotFoundError:
+            return [{"type": "error", "status": 401, "message": "Your agent record was removed."}]
+        out: list[dict[str, Any]] = []
+        queue_dirty = False
+        for message in batch:
+            data = message.data
+            if message.topic == "transcript.appended":
+                line = self._transcript(agent, data)
+                if line:
+                    out.append(line)
+            elif message.topic in ("handoff.created", "handoff.updated"):
+                event = self._handoff(agent, message.topic, data)
+                if event:
+                    out.append(event)
+            elif message.topic == "call.ended":
+                out.append(
+                    {
+                        "type": "call.ended",
+                        "call_id": data.get("call_id"),
+                        "handoff_id": data.get("handoff_id"),
+                        "reason": data.get("reason"),
+                    }
+                )
+            queue_dirty |= message.topic in QUEUE_TOPICS
+        if queue_dirty:
+            out.append({"type": "queue", **queue_view(self.store, agent).model_dump(mode="json")})
+        return out
+
+    def _handoff(self, agent: Agent, topic: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        handoff_id = data.get("handoff_id") or data.get("id")
+        if not handoff_id:
+            return None
+        try:
+            handoff = self.store.get_handoff(str(handoff_id))
+        except NotFoundError:
+            return None
+        if not may_see(agent, handoff):
+            return None
+        summary = summary_of(self.store, handoff).model_dump(mode="json")
+        if topic == "handoff.updated":
+            return {"type": "handoff.updated", "handoff": summary}
+        if not may_take(agent, handoff):
+            return None
+        ids = [
+            h.id for h in (self.store.waiting() if is_supervisor(agent) else self.store.queue_for(agent.id))
+        ]
+        position = ids.index(handoff.id) + 1 if handoff.id in ids else None
+        summary["position"] = position
+        return {"type": "handoff.created", "handoff": summary, "position": position, "top": position == 1}
+
+    def _transcript(self, agent: Agent, data: dict[str, Any]) -> dict[str, Any] | None:
+        call_id = data.get("call_id")
+        handoff_id = data.get("handoff_id")
+        handoffs: list[Handoff] = []
+        if handoff_id:
+            with contextlib.suppress(NotFoundError):
+                handoffs = [self.store.get_handoff(str(handoff_id))]
+        elif call_id:
+            handoffs = handoffs_of_calls(self.store, [str(call_id)])
+        if handoffs:
+            call_id = call_id or handoffs[0].call_id
+        if not call_id or not (is_supervisor(agent) or any(may_see(agent, h) for h in handoffs)):
+            return None
+        seq = data.get("seq") or self._seq(str(call_id), data.get("speaker"), data.get("text"))
+        return {
+            "type": "transcript",
+            "call_id": call_id,
+            "handoff_id": handoff_id or (handoffs[-1].id if handoffs else None),
+            "utterance": jsonable_encoder(
+                {
+                    "seq": seq,
+                    "speaker": data.get("speaker", "caller"),
+                    "text": data.get("text", ""),
+                    "language": data.get("language"),
+                }
+            ),
+        }
+
+    def _seq(self, call_id: str, speaker: Any, text: Any) -> int | None:
+        # The session stores a line before publishing it; its seq lets the console drop a line it
+        # already loaded over REST.
+        with self.store.session() as s:
+            return s.scalar(
+                select(Utterance.seq)
+                .where(Utterance.call_id == call_id, Utterance.speaker == speaker, Utterance.text == text)
+                .order_by(Utterance.seq.desc())
+                .limit(1)
+            )
+
+
+@router.websocket("/v1/agents/stream")
+async def agent_stream(
+    ws: WebSocket, token: str | None = Query(None, description="The agent's bearer token.")
+) -> None:
+    await ws.accept()
+    runtime = getattr(ws.app.state, "runtime", None)
+    if runtime is None:
+        await ws.send_json({"type": "error", "status": 503, "message": "The service is still starting."})
+        await ws.close(1013)
+        return
+    agent = await run_in_threadpool(authenticate, runtime.store, token)
+    if agent is None:
+        await ws.send_json(
+            {
+                "type": "error",
+                "status": 401,
+                "message": "Connect with ?token=<agent token>; this token belongs to no agent.",
+            }
+        )
+        await ws.close(4401, "unauthorized")
+        return
+    relay = AgentRelay(runtime.store, agent.id)
+    # Subscribe before the snapshot, so nothing published in between is lost.
+    async with runtime.bus.subscribe() as sub:
+        hello = await run_in_threadpool(queue_view, runtime.store, agent)
+        await ws.send_json({"type": "hello", **hello.model_dump(mode="json")})
+
+        async def pump() -> None:
+            while True:
+                batch = [await sub.get()]
+                while not sub.queue.empty():
+                    batch.append(sub.queue.get_nowait())
+                for message in await run_in_threadpool(relay.process, batch):
+                    await ws.send_json(message)
+
+        async def listen() -> None:
+            while True:
+                incoming = await ws.receive_text()
+                if '"ping"' in incoming:
+                    await ws.send_json({"type": "pong"})
+
+        tasks = [asyncio.create_task(pump()), asyncio.create_task(listen())]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                exc = task.exception()
+                if exc and not isinstance(exc, WebSocketDisconnect | RuntimeError | ValueError):
+                    raise exc
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(Exception):
+                await ws.close()

@@ -1,0 +1,244 @@
+"""The agents' REST API: who am I, my status, the queue, a handoff in full, accept and resolve.
+
+Every change is committed to the store before the response, then published on the bus so every
+connected console (and the waiting caller's session) hears of it.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from fastapi import APIRouter, HTTPException
+from sqlalchemy import CursorResult, select, update
+
+from api.agent_models import (
+    AgentCreate,
+    AgentCreated,
+    AgentOut,
+    CallSummary,
+    DecisionOut,
+    HandoffDetail,
+    HandoffSummary,
+    QueueOut,
+    ResolveIn,
+    StatusUpdate,
+    UtteranceOut,
+    WorkOrderOut,
+    mask_details,
+)
+from api.auth import BusDep, CurrentAgent, StoreDep, Supervisor, check_may_see, is_supervisor
+from api.callers import history_out
+from pipeline.db import Agent, Call, Handoff, WorkOrder, utcnow
+from pipeline.store import Store
+
+router = APIRouter(prefix="/v1/agents", tags=["agents"])
+
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No record with that id."}}
+FORBIDDEN: dict[int | str, dict[str, Any]] = {
+    403: {"description": "The agent's role or skills do not allow it."}
+}
+
+
+def _names(store: Store) -> dict[str, str]:
+    return {a.id: a.name for a in store.agents()}
+
+
+def _numbers(store: Store, call_ids: set[str]) -> dict[str, str | None]:
+    if not call_ids:
+        return {}
+    with store.session() as s:
+        rows = s.execute(select(Call.id, Call.caller_number).where(Call.id.in_(call_ids)))
+        return {call_id: number for call_id, number in rows}
+
+
+def queue_view(store: Store, agent: Agent) -> QueueOut:
+    """The waiting handoffs this agent may take, in order, and the ones in progress."""
+    waiting = store.waiting() if is_supervisor(agent) else store.queue_for(agent.id)
+    with store.session() as s:
+        q = select(Handoff).where(Handoff.status == "accepted")
+        if not is_supervisor(agent):
+            q = q.where(Handoff.agent_id == agent.id)
+        accepted = list(s.scalars(q.order_by(Handoff.accepted_at)))
+    numbers = _numbers(store, {h.call_id for h in [*waiting, *accepted]})
+    names = _names(store)
+    now = datetime.now(UTC)
+    return QueueOut(
+        agent=AgentOut.from_row(agent),
+        waiting=[
+            HandoffSummary.from_row(h, numbers.get(h.call_id), pos, names.get(h.agent_id or ""), now)
+            for pos, h in enumerate(waiting, start=1)
+        ],
+        accepted=[
+            HandoffSummary.from_row(h, numbers.get(h.call_id), None, names.get(h.agent_id or ""), now)
+            for h in accepted
+        ],
+    )
+
+
+def summary_of(store: Store, handoff: Handoff) -> HandoffSummary:
+    number = _numbers(store, {handoff.call_id}).get(handoff.call_id)
+    name = _names(store).get(handoff.agent_id or "")
+    return HandoffSummary.from_row(handoff, number, None, name)
+
+
+def handoff_detail(store: Store, handoff: Handoff) -> HandoffDetail:
+    call = store.get_call(handoff.call_id)
+    base = summary_of(store, handoff)
+    history = None
+    if call.caller_number:
+        history = history_out(store.caller_history(call.caller_number, exclude_call=call.id))
+    with store.session() as s:
+        orders = list(s.scalars(select(WorkOrder).where(WorkOrder.call_id == call.id)))
+        for o in orders:
+            _ = o.notes
+    return HandoffDetail(
+        **base.model_dump(),
+        details=mask_details(dict(handoff.details or {})),
+        answers_tried=list(handoff.answers_tried or []),
+        transcript=[UtteranceOut.from_row(u) for u in call.utterances],
+        decisions=[DecisionOut.from_row(d) for d in call.decisions],
+        call=CallSummary.from_row(call, list(call.decisions)),
+        history=history,
+        work_orders=[WorkOrderOut.from_row(o) for o in orders],
+    )
+
+
+def claim(store: Store, handoff_id: str, agent_id: str) -> bool:
+    """Waiting -> accepted in one conditional UPDATE, so two agents clicking at once cannot both win."""
+    with store.session() as s:
+        result = s.execute(
+            update(Handoff)
+            .where(Handoff.id == handoff_id, Handoff.status == "waiting")
+            .values(status="accepted", agent_id=agent_id, accepted_at=utcnow())
+        )
+        won = cast(CursorResult[Any], result).rowcount
+        if won:
+            s.execute(update(Agent).where(Agent.id == agent_id).values(status="busy"))
+        s.commit()
+        return bool(won)
+
+
+# --- me ------------------------------------------------------------------------------------------
+@router.get("/me", summary="The signed-in agent")
+def me(agent: CurrentAgent) -> AgentOut:
+    return AgentOut.from_row(agent)
+
+
+@router.put("/me/status", summary="Set yourself available, busy or offline")
+def set_my_status(body: StatusUpdate, agent: CurrentAgent, store: StoreDep, bus: BusDep) -> AgentOut:
+    updated = store.set_agent_status(agent.id, body.status)
+    bus.publish("agent.status", agent_id=agent.id, status=body.status)
+    bus.publish("queue.changed", reason="agent.status")
+    return AgentOut.from_row(updated)
+
+
+@router.get("/queue", summary="Your queue: handoffs you may take, and the ones in progress")
+def queue(agent: CurrentAgent, store: StoreDep) -> QueueOut:
+    """Ordered by urgency (emergency, urgent, routine), then by how long the caller has waited.
+    An agent sees the handoffs matching their topics and languages (emergencies match everyone)."""
+    return queue_view(store, agent)
+
+
+# --- handoffs ------------------------------------------------------------------------------------
+@router.get(
+    "/handoffs/{handoff_id}",
+    summary="A handoff in full: live transcript, details, answers tried, caller history",
+    responses={**NOT_FOUND, **FORBIDDEN},
+)
+def get_handoff(handoff_id: str, agent: CurrentAgent, store: StoreDep) -> HandoffDetail:
+    handoff = store.get_handoff(handoff_id)
+    check_may_see(agent, handoff)
+    return handoff_detail(store, handoff)
+
+
+@router.post(
+    "/handoffs/{handoff_id}/accept",
+    summary="Take a waiting caller",
+    responses={**NOT_FOUND, **FORBIDDEN, 409: {"description": "The handoff is no longer waiting."}},
+)
+def accept(handoff_id: str, agent: CurrentAgent, store: StoreDep, bus: BusDep) -> HandoffSummary:
+    """Marks the handoff accepted by you and sets you busy. Exactly one of several agents
+    accepting at once wins; the others get 409."""
+    handoff = store.get_handoff(handoff_id)
+    check_may_see(agent, handoff)
+    if handoff.status == "waiting" and claim(store, handoff_id, agent.id):
+        handoff = store.get_handoff(handoff_id)
+        bus.publish(
+            "handoff.updated",
+            handoff_id=handoff.id,
+            call_id=handoff.call_id,
+            status="accepted",
+            agent_id=agent.id,
+            agent_name=agent.name,
+        )
+        bus.publish("queue.changed", reason="handoff.accepted", handoff_id=handoff.id)
+        return summary_of(store, handoff)
+    current = store.get_handoff(handoff_id)
+    who = _names(store).get(current.agent_id or "", "another agent")
+    raise HTTPException(
+        409,
+        f"Handoff {handoff_id} is {current.status}"
+        + (f" (by {who})" if current.status in ("accepted", "resolved") else "")
+        + ", not waiting; refresh your queue.",
+    )
+
+
+@router.post(
+    "/handoffs/{handoff_id}/resolve",
+    summary="Close a handoff with a note of what was done",
+    responses={**NOT_FOUND, **FORBIDDEN, 409: {"description": "Not accepted yet, or already closed."}},
+)
+def resolve(
+    handoff_id: str, body: ResolveIn, agent: CurrentAgent, store: StoreDep, bus: BusDep
+) -> HandoffSummary:
+    """An agent resolves handoffs they accepted; a supervisor may close any open one."""
+    handoff = store.get_handoff(handoff_id)
+    check_may_see(agent, handoff)
+    if handoff.status not in ("waiting", "accepted"):
+        raise HTTPException(409, f"Handoff {handoff_id} is already {handoff.status}.")
+    if not is_supervisor(agent):
+        if handoff.status == "waiting":
+            raise HTTPException(409, f"Accept handoff {handoff_id} before resolving it.")
+        if handoff.agent_id != agent.id:
+            raise HTTPException(403, f"Handoff {handoff_id} was accepted by another agent.")
+    try:
+        handoff = store.resolve_handoff(handoff_id, agent.id, body.resolution.strip())
+    except ValueError as e:
+        raise HTTPException(409, str(e)) from e
+    bus.publish(
+        "handoff.updated",
+        handoff_id=handoff.id,
+        call_id=handoff.call_id,
+        status="resolved",
+        agent_id=agent.id,
+        agent_name=agent.name,
+    )
+    bus.publish("queue.changed", reason="handoff.resolved", handoff_id=handoff.id)
+    return summary_of(store, handoff)
+
+
+# --- managing agents (supervisors) ---------------------------------------------------------------
+@router.get("", summary="Every agent and their status (supervisors)", responses=FORBIDDEN)
+def list_agents(_: Supervisor, store: StoreDep) -> list[AgentOut]:
+    return [AgentOut.from_row(a) for a in store.agents()]
+
+
+@router.post(
+    "", status_code=201, summary="Create an agent and get its token once (supervisors)", responses=FORBIDDEN
+)
+def create_agent(body: AgentCreate, _: Supervisor, store: StoreDep) -> AgentCreated:
+    agent, token = store.create_agent(body.name.strip(), body.role, body.topics, body.languages)
+    return AgentCreated(**AgentOut.from_row(agent).model_dump(), token=token)
+
+
+@router.put(
+    "/{agent_id}/status",
+    summary="Set another agent's status (supervisors)",
+    responses={**NOT_FOUND, **FORBIDDEN},
+)
+def set_status(agent_id: str, body: StatusUpdate, _: Supervisor, store: StoreDep, bus: BusDep) -> AgentOut:
+    updated = store.set_agent_status(agent_id, body.status)
+    bus.publish("agent.status", agent_id=agent_id, status=body.status)
+    bus.publish("queue.changed", reason="agent.status")
+    return AgentOut.from_row(updated)

@@ -1,0 +1,131 @@
+"""Agent authentication and what each role may see.
+
+Agents send ``Authorization: Bearer <token>`` (the WebSocket takes ``?token=``, since browsers
+cannot set headers there). Tokens come from `triage agents add` or ``POST /v1/agents`` and only
+their SHA-256 is stored. An agent sees the queue for their skills, handoffs they may take and the
+ones they accepted; a supervisor sees everything and manages agents.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import select
+
+from api.deps import get_runtime
+from pipeline.bus import EventBus
+from pipeline.db import Agent, Call, Handoff
+from pipeline.routing import AgentSkills, QueueItem, agent_can_take
+from pipeline.runtime import Runtime
+from pipeline.store import Store
+
+bearer = HTTPBearer(
+    auto_error=False,
+    description="An agent token from `triage agents add NAME` (or POST /v1/agents by a supervisor).",
+)
+
+
+def get_store(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Store:
+    return runtime.store
+
+
+def get_bus(runtime: Annotated[Runtime, Depends(get_runtime)]) -> EventBus:
+    return runtime.bus
+
+
+StoreDep = Annotated[Store, Depends(get_store)]
+BusDep = Annotated[EventBus, Depends(get_bus)]
+
+
+def unauthorized(message: str) -> HTTPException:
+    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
+
+
+def authenticate(store: Store, token: str | None) -> Agent | None:
+    return store.agent_by_token(token) if token else None
+
+
+def current_agent(
+    store: StoreDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Agent:
+    if creds is None:
+        raise unauthorized(
+            "No agent token. Send 'Authorization: Bearer <token>'; "
+            "a supervisor creates one with `triage agents add NAME`."
+        )
+    agent = authenticate(store, creds.credentials)
+    if agent is None:
+        raise unauthorized("This token belongs to no agent. Check it, or ask a supervisor for a new one.")
+    return agent
+
+
+CurrentAgent = Annotated[Agent, Depends(current_agent)]
+
+
+def current_supervisor(agent: CurrentAgent) -> Agent:
+    if not is_supervisor(agent):
+        raise HTTPException(403, f"Only a supervisor may do this; {agent.name} is an {agent.role}.")
+    return agent
+
+
+Supervisor = Annotated[Agent, Depends(current_supervisor)]
+
+
+# --- visibility rules (pure: rows in, answer out) ------------------------------------------------
+def is_supervisor(agent: Agent) -> bool:
+    return agent.role == "supervisor"
+
+
+def skills(agent: Agent) -> AgentSkills:
+    return AgentSkills(agent.id, agent.status, tuple(agent.topics or ()), tuple(agent.languages or ()))
+
+
+def may_take(agent: Agent, handoff: Handoff) -> bool:
+    """A waiting handoff that matches the agent's skills (emergencies match everyone)."""
+    if handoff.status != "waiting":
+        return False
+    if is_supervisor(agent):
+        return True
+    item = QueueItem(handoff.id, handoff.urgency, handoff.created_at, handoff.topic, handoff.language)
+    return agent_can_take(skills(agent), item)
+
+
+def may_see(agent: Agent, handoff: Handoff) -> bool:
+    return is_supervisor(agent) or handoff.agent_id == agent.id or may_take(agent, handoff)
+
+
+def check_may_see(agent: Agent, handoff: Handoff) -> None:
+    if not may_see(agent, handoff):
+        raise HTTPException(
+            403,
+            f"Handoff {handoff.id} is not yours to see: it is {handoff.status}"
+            + (" and outside your topics and languages." if handoff.status == "waiting" else "."),
+        )
+
+
+def handoffs_of_calls(
+    store: Store, call_ids: list[str] | None = None, number: str | None = None
+) -> list[Handoff]:
+    """Handoffs of the given calls, or of every call from one caller number."""
+    with store.session() as s:
+        q = select(Handoff)
+        if call_ids is not None:
+            q = q.where(Handoff.call_id.in_(call_ids))
+        if number is not None:
+            q = q.join(Call, Call.id == Handoff.call_id).where(Call.caller_number == number)
+        return list(s.scalars(q))
+
+
+def may_see_call(store: Store, agent: Agent, call_id: str) -> bool:
+    """Through any handoff of that call the agent may see."""
+    return is_supervisor(agent) or any(may_see(agent, h) for h in handoffs_of_calls(store, [call_id]))
+
+
+def check_may_see_call(store: Store, agent: Agent, call_id: str) -> None:
+    store.get_call(call_id)  # 404 before 403: an unknown id is reported as unknown
+    if not may_see_call(store, agent, call_id):
+        raise HTTPException(
+            403, f"Call {call_id} is not yours to see: it has no handoff in your queue or accepted by you."
+        )
