@@ -30,6 +30,16 @@ from typing import Any, BinaryIO
 FINISH_TIMEOUT_S = 15.0
 
 
+def _espeak_current_rate() -> int | None:
+    """The rate espeak-ng will use, read back (pyttsx3's own getter omits the 'current' flag)."""
+    try:
+        from pyttsx3.drivers import _espeak
+
+        return int(_espeak.dll.espeak_GetParameter(_espeak.RATE, 1))
+    except (AttributeError, ImportError, OSError):
+        return None
+
+
 class Worker:
     def __init__(self, out: BinaryIO) -> None:
         import pyttsx3
@@ -37,6 +47,7 @@ class Worker:
         self._out = out
         self._engine = pyttsx3.init("espeak")
         self._finished = threading.Event()
+        self._completed = True
         self._errors: list[str] = []
         self._engine.connect("finished-utterance", self._on_finished)
         self._engine.connect("error", self._on_error)
@@ -47,31 +58,45 @@ class Worker:
         self._n = 0
         # pyttsx3 queues property changes until its first loop has run, and that first
         # runAndWait() returns early; one throw-away utterance brings it to its steady state.
-        self._engine.setProperty("voice", "gmw/en-us")
-        self._engine.setProperty("rate", 175)
-        self._engine.setProperty("volume", 1.0)
         self._say_to_file("ready")
 
     def _on_finished(self, name: Any = None, completed: bool = True) -> None:
+        self._completed = bool(completed)
         self._finished.set()
+
+    def _wait_espeak_idle(self) -> None:
+        from pyttsx3.drivers import _espeak
+
+        deadline = time.monotonic() + FINISH_TIMEOUT_S
+        while self._engine.isBusy() or _espeak.IsPlaying():
+            if time.monotonic() > deadline:
+                raise TimeoutError("espeak-ng stayed busy")
+            time.sleep(0.0002)
 
     def _on_error(self, name: Any = None, exception: BaseException | None = None) -> None:
         self._errors.append(repr(exception))
 
     def _configure(self, voice: str, rate: int, volume: float) -> None:
-        # Property changes are queued commands in pyttsx3; only send them when they change.
         if voice != self._voice:
             self._engine.setProperty("voice", voice)
             actual = self._engine.getProperty("voice")
             if str(actual).lower() != voice.lower():
                 raise ValueError(f"espeak-ng has no voice {voice!r} (it kept {actual!r})")
             self._voice = voice
+            self._rate = self._volume = None  # a voice brings its own defaults
         if rate != self._rate:
             self._engine.setProperty("rate", rate)
             self._rate = rate
         if volume != self._volume:
             self._engine.setProperty("volume", volume)
             self._volume = volume
+        # espeak-ng (asynchronous mode, as pyttsx3 starts it) queues a parameter change on its
+        # own thread, and pyttsx3's runAndWait() cancels espeak when it is still busy: the
+        # change is dropped (measured: the same audio at 80 and 450 wpm). Wait until applied.
+        self._wait_espeak_idle()
+        current = _espeak_current_rate()
+        if current is not None and current != rate:
+            raise RuntimeError(f"espeak-ng kept rate {current} instead of {rate}")
 
     def synth(self, text: str, voice: str, rate: int, volume: float) -> bytes:
         if not text.strip():
@@ -89,13 +114,11 @@ class Worker:
         self._engine.runAndWait()
         if not self._finished.wait(FINISH_TIMEOUT_S):
             raise TimeoutError(f"espeak-ng did not finish within {FINISH_TIMEOUT_S} s")
+        if not self._completed:
+            raise RuntimeError("espeak-ng cancelled the utterance")
         # 'finished-utterance' is sent from espeak's thread just before the driver marks itself
         # idle; a command queued before that would run on espeak's thread, so wait for idle.
-        deadline = time.monotonic() + FINISH_TIMEOUT_S
-        while self._engine.isBusy():
-            if time.monotonic() > deadline:
-                raise TimeoutError("pyttsx3 stayed busy after the utterance finished")
-            time.sleep(0.0005)
+        self._wait_espeak_idle()
         if self._errors:
             raise RuntimeError("; ".join(self._errors))
         try:

@@ -59,6 +59,10 @@ class AudioFormat:
 
     @property
     def name(self) -> str:
+        """'pcm16-8k', 'mulaw-8k', ... as `--format` takes them."""
+        for name, fmt in AUDIO_FORMATS.items():
+            if fmt == self:
+                return name
         return f"{self.encoding}-{self.sample_rate}"
 
     @property

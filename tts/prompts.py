@@ -67,6 +67,9 @@ PROMPTS: Final[dict[str, dict[Lang, str]]] = {
 class UnknownPromptError(KeyError):
     """A prompt key that is not in PROMPTS."""
 
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
 
 def prompt_fields(key: str) -> set[str]:
     """The placeholders a prompt takes, e.g. {'n'} for 'queue_position' (same in both languages)."""
