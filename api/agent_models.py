@@ -263,16 +263,18 @@ class ResolveIn(BaseModel):
 
 # --- work orders --------------------------------------------------------------------------------
 class WorkOrderNoteOut(BaseModel):
-    author: str
+    author: str = Field(description="The id of the agent who wrote the note.")
+    author_name: str | None = None
     text: str
     status_from: str | None
     status_to: str | None
     created_at: datetime | None
 
     @classmethod
-    def from_row(cls, n: WorkOrderNote) -> WorkOrderNoteOut:
+    def from_row(cls, n: WorkOrderNote, names: dict[str, str] | None = None) -> WorkOrderNoteOut:
         return cls(
             author=n.author,
+            author_name=(names or {}).get(n.author),
             text=n.text,
             status_from=n.status_from,
             status_to=n.status_to,
@@ -291,12 +293,13 @@ class WorkOrderOut(BaseModel):
     details: dict[str, Any] = Field(description="Extracted details, ID and account numbers masked.")
     status: WorkOrderStatus
     assigned_to: str | None = Field(description="The id of the agent the order is assigned to.")
+    assigned_to_name: str | None = None
     created_at: datetime | None
     updated_at: datetime | None
     notes: list[WorkOrderNoteOut]
 
     @classmethod
-    def from_row(cls, o: WorkOrder) -> WorkOrderOut:
+    def from_row(cls, o: WorkOrder, names: dict[str, str] | None = None) -> WorkOrderOut:
         return cls(
             id=o.id,
             call_id=o.call_id,
@@ -308,9 +311,10 @@ class WorkOrderOut(BaseModel):
             details=mask_details(dict(o.details or {})),
             status=o.status,
             assigned_to=o.assigned_to,
+            assigned_to_name=(names or {}).get(o.assigned_to or ""),
             created_at=aware(o.created_at),
             updated_at=aware(o.updated_at),
-            notes=[WorkOrderNoteOut.from_row(n) for n in o.notes],
+            notes=[WorkOrderNoteOut.from_row(n, names) for n in o.notes],
         )
 
 

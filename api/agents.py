@@ -87,7 +87,7 @@ def handoff_detail(store: Store, handoff: Handoff) -> HandoffDetail:
     base = summary_of(store, handoff)
     history = None
     if call.caller_number:
-        history = history_out(store.caller_history(call.caller_number, exclude_call=call.id))
+        history = history_out(store.caller_history(call.caller_number, exclude_call=call.id), _names(store))
     with store.session() as s:
         orders = list(s.scalars(select(WorkOrder).where(WorkOrder.call_id == call.id)))
         for o in orders:
@@ -100,7 +100,7 @@ def handoff_detail(store: Store, handoff: Handoff) -> HandoffDetail:
         decisions=[DecisionOut.from_row(d) for d in call.decisions],
         call=CallSummary.from_row(call, list(call.decisions)),
         history=history,
-        work_orders=[WorkOrderOut.from_row(o) for o in orders],
+        work_orders=[WorkOrderOut.from_row(o, _names(store)) for o in orders],
     )
 
 

@@ -11,11 +11,11 @@ from pipeline.store import CallerHistory
 router = APIRouter(prefix="/v1/callers", tags=["callers"])
 
 
-def history_out(history: CallerHistory) -> CallerHistoryOut:
+def history_out(history: CallerHistory, names: dict[str, str] | None = None) -> CallerHistoryOut:
     return CallerHistoryOut(
         caller_number=history.caller_number,
         calls=[CallSummary.from_row(c, list(c.decisions)) for c in history.calls],
-        work_orders=[WorkOrderOut.from_row(o) for o in history.work_orders],
+        work_orders=[WorkOrderOut.from_row(o, names) for o in history.work_orders],
     )
 
 
@@ -37,4 +37,5 @@ def caller_history(
         raise HTTPException(
             403, f"No handoff from {caller_number} is in your queue or accepted by you; ask a supervisor."
         )
-    return history_out(store.caller_history(caller_number, limit=limit))
+    names = {a.id: a.name for a in store.agents()}
+    return history_out(store.caller_history(caller_number, limit=limit), names)

@@ -84,6 +84,10 @@ def _source(
     raise HTTPException(422, "Say which call the order is for: give handoff_id or call_id.")
 
 
+def _names(store: Store) -> dict[str, str]:
+    return {a.id: a.name for a in store.agents()}
+
+
 def _created_by(store: Store, order_id: str) -> str | None:
     with store.session() as s:
         return s.scalar(
@@ -141,7 +145,7 @@ def create(body: WorkOrderCreate, agent: CurrentAgent, store: StoreDep, bus: Bus
     bus.publish(
         "workorder.created", work_order_id=order.id, call_id=call.id, caller_number=call.caller_number
     )
-    return WorkOrderOut.from_row(order)
+    return WorkOrderOut.from_row(order, _names(store))
 
 
 @router.get("", summary="List work orders", responses={403: ERRORS[403]})
@@ -167,14 +171,15 @@ def list_orders(
         orders = list(s.scalars(q.order_by(WorkOrder.created_at.desc()).limit(limit)))
         for o in orders:
             _ = o.notes
-    return [WorkOrderOut.from_row(o) for o in orders]
+    names = _names(store)
+    return [WorkOrderOut.from_row(o, names) for o in orders]
 
 
 @router.get("/{order_id}", summary="One work order with its notes", responses=ERRORS)
 def get_order(order_id: str, agent: CurrentAgent, store: StoreDep) -> WorkOrderOut:
     order = store.get_work_order(order_id)
     _check_mine(store, agent, order)
-    return WorkOrderOut.from_row(order)
+    return WorkOrderOut.from_row(order, _names(store))
 
 
 @router.patch(
@@ -198,4 +203,4 @@ def update_order(
     except TransitionError as e:
         raise HTTPException(409, str(e)) from e
     bus.publish("workorder.updated", work_order_id=order.id, status=order.status)
-    return WorkOrderOut.from_row(order)
+    return WorkOrderOut.from_row(order, _names(store))
