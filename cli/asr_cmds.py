@@ -1,5 +1,151 @@
+"""`triage transcribe` and `triage bench asr`."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import typer
+
 from cli.groups import CommandGroups
+
+DEFAULT_MANIFEST = (
+    Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "asr" / "manifest.jsonl"
+)
+
+
+def _load() -> tuple[Any, Any]:
+    """The configured Whisper model wrapped in a decoder, and the stage options."""
+    from asr.decoder import WhisperDecoder
+    from asr.options import options_from_settings
+    from models.whisper import load_whisper
+    from pipeline.settings import get_settings
+
+    s = get_settings()
+    options = options_from_settings(s)
+    model = load_whisper(s.asr_model, s.cache_dir, s.device, s.compute_type, s.cpu_threads)
+    return WhisperDecoder(model, options), options
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
 
 
 def register(groups: CommandGroups) -> None:
-    """Commands of this concern are added here."""
+    @groups.root.command()
+    def transcribe(
+        file: Path = typer.Argument(..., help="Audio file: wav (PCM or 8 kHz mu-law), flac, mp3."),
+        as_json: bool = typer.Option(False, "--json", help="Print the transcript as JSON."),
+        stream: bool = typer.Option(False, "--stream", help="Feed the file as a live call; print events."),
+        speed: float = typer.Option(1.0, help="With --stream: X times real time (0 = as fast as possible)."),
+    ) -> None:
+        """Transcribe a recording, or (--stream) replay it as a live call and print each event."""
+        from asr.audio import AudioDecodeError, load_audio
+        from models.errors import ModelUnavailableError
+
+        try:
+            audio = load_audio(file)
+            decoder, options = _load()
+        except AudioDecodeError as e:
+            raise _fail(str(e)) from e
+        except ModelUnavailableError as e:
+            raise _fail(str(e)) from e
+        if stream:
+            _stream(decoder, options, audio, speed, as_json)
+            return
+        from asr.batch import BatchTranscriber
+
+        started = time.perf_counter()
+        transcript = BatchTranscriber(decoder, options).transcribe(audio)
+        compute = time.perf_counter() - started
+        if as_json:
+            out = asdict(transcript) | {"confidence": transcript.confidence, "compute_s": round(compute, 3)}
+            typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+            return
+        typer.echo(transcript.text)
+        typer.echo(
+            f"language={transcript.language or '-'} duration={transcript.duration_s:.2f}s "
+            f"compute={compute:.2f}s rtf={compute / max(transcript.duration_s, 1e-9):.3f}",
+            err=True,
+        )
+        for seg in transcript.segments:
+            typer.echo(
+                f"[{seg.start_s:7.2f} -> {seg.end_s:7.2f}] ({seg.confidence:.2f}) {seg.text}", err=True
+            )
+
+    @groups.bench.command("asr")
+    def bench_asr(
+        manifest: Path = typer.Option(
+            DEFAULT_MANIFEST, help="Clip manifest (JSON lines; file relative to it)."
+        ),
+        json_out: Path | None = typer.Option(None, "--json", help="Write the flat summary JSON here."),
+        speed: float = typer.Option(1.0, help="Streaming replay speed (1 = real time, needed for latency)."),
+    ) -> None:
+        """Accuracy (WER/CER), real-time factor and streaming latency on real clips."""
+        from eval.asr_bench import TABLE_HEADER, format_row, run_bench
+        from models.errors import ModelUnavailableError
+
+        if not manifest.is_file():
+            raise _fail(
+                f"manifest {manifest} not found: pass --manifest PATH (see shared/benchmarks/README.md)"
+            )
+        try:
+            decoder, options = _load()
+        except ModelUnavailableError as e:
+            raise _fail(str(e)) from e
+        typer.echo(TABLE_HEADER)
+
+        def show(r: Any) -> None:
+            typer.echo(format_row(r))
+            typer.echo(f"    ref:    {r.reference}")
+            typer.echo(f"    batch:  {r.batch_text}")
+            typer.echo(f"    stream: {r.stream_text}")
+
+        _, summary = run_bench(decoder, options, manifest, speed=speed, progress=show)
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            typer.echo(f"wrote {json_out}")
+
+
+def _stream(decoder: Any, options: Any, audio: Any, speed: float, as_json: bool) -> None:
+    from asr.streaming import StreamingTranscriber
+    from pipeline.codec import float_to_pcm16_bytes
+
+    streamer = StreamingTranscriber(decoder, options)
+    pcm = float_to_pcm16_bytes(audio)
+    step = 640  # 20 ms of 16 kHz PCM16
+    t0 = time.perf_counter()
+
+    def show(events: list[Any]) -> None:
+        wall = time.perf_counter() - t0
+        for ev in events:
+            if as_json:
+                typer.echo(
+                    json.dumps(
+                        {"emitted_s": round(wall, 3), "event": type(ev).__name__} | asdict(ev),
+                        ensure_ascii=False,
+                    )
+                )
+                continue
+            name = type(ev).__name__
+            detail = getattr(ev, "text", "")
+            if hasattr(ev, "committed_text"):
+                detail = f"{ev.committed_text} | {ev.text[len(ev.committed_text) :].strip()}"
+            times = (
+                f"t={ev.t_s:.2f}" if hasattr(ev, "t_s") else f"{ev.start_s:.2f}-{ev.end_s:.2f} {ev.language}"
+            )
+            typer.echo(f"[{wall:7.2f}s] {name:<17} {times:<18} {detail}")
+
+    for i in range(0, len(pcm), step):
+        if speed > 0:
+            delay = t0 + (i // step + 1) * 0.02 / speed - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+        show(streamer.feed(pcm[i : i + step]))
+    show(streamer.finish())
