@@ -78,6 +78,21 @@ class Settings(BaseSettings):
     )
     kb_path: Path | None = Field(None, description="Knowledge base file; None means the shipped default.")
 
+    # --- knowledge base (kb/) -------------------------------------------------------------------
+    kb_index_dir: Path | None = Field(
+        None, description="Persisted knowledge-base index and edit journal; None means <data_dir>/kb-index."
+    )
+    kb_answer_threshold: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Confidence (0..1) below which the bot does not answer from the knowledge base; "
+        "None uses the threshold calibrated on the development queries for the configured encoder.",
+    )
+
+    def resolved_kb_index_dir(self) -> Path:
+        return self.kb_index_dir or self.data_dir / "kb-index"
+
     # --- speech synthesis (tts/) ---------------------------------------------------------------
     tts_voice_en: str = Field(
         "gmw/en-us", description="espeak-ng voice id for English (`triage speak --list-voices`)."
