@@ -77,7 +77,7 @@ class StreamingTranscriber:
         self._odd_byte = b""
         self._utt_start: int | None = None  # absolute sample where the utterance audio begins
         self._onset_s = 0.0
-        self._last_partial_at = 0
+        self._last_partial_at = -1
         self._partial_interval_s = o.min_decode_interval_s
         self._partial_language: str | None = None
         self._last_partial_text = ""
@@ -156,7 +156,7 @@ class StreamingTranscriber:
             self._agreement.reset()
             self._partial_language = None
             self._last_partial_text = ""
-            self._last_partial_at = int(event.t_s * SAMPLE_RATE)
+            self._last_partial_at = -1  # none yet: the first comes once first_partial_s of speech is in
             self._speculative = None
             return [SpeechStarted(event.t_s)]
         if self._utt_start is None:
@@ -214,7 +214,7 @@ class StreamingTranscriber:
         self._agreement.reset()
         self._partial_language = None
         self._last_partial_text = ""
-        self._last_partial_at = now
+        self._last_partial_at = -1
         self._speculative = None
         return [FinalTranscript(hyp.text, hyp.language, start_s, end_s, segments, hyp.confidence)]
 
@@ -225,10 +225,10 @@ class StreamingTranscriber:
         o = self.options
         now = self._buf_start + len(self._buf)
         speech_s = now / SAMPLE_RATE - self._onset_s
-        if (
-            speech_s < o.first_partial_s
-            or (now - self._last_partial_at) / SAMPLE_RATE < self._partial_interval_s
-        ):
+        if speech_s < o.first_partial_s:
+            return []
+        since_last_s = (now - self._last_partial_at) / SAMPLE_RATE
+        if self._last_partial_at >= 0 and since_last_s < self._partial_interval_s:
             return []
         committed = join_units(self._agreement.committed)
         hyp = self._decoder.decode(
