@@ -63,7 +63,7 @@ def _endpointer(**kw: float) -> Endpointer:
 
 
 def _run(ep: Endpointer, probs: list[float]) -> list[tuple[str, float, int]]:
-    out = []
+    out: list[tuple[str, float, int]] = []
     for i, p in enumerate(probs):
         ev = ep.update(p)
         if ev is not None:
