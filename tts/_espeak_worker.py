@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 FINISH_TIMEOUT_S = 15.0
+CANCEL_RETRIES = 3
 
 
 def _espeak_current_rate() -> int | None:
@@ -47,7 +48,7 @@ class Worker:
         self._out = out
         self._engine = pyttsx3.init("espeak")
         self._finished = threading.Event()
-        self._completed = True
+        self._cancelled = False
         self._errors: list[str] = []
         self._engine.connect("finished-utterance", self._on_finished)
         self._engine.connect("error", self._on_error)
@@ -56,19 +57,30 @@ class Worker:
         self._volume: float | None = None
         self._dir = Path(tempfile.mkdtemp(prefix="triage-tts-"))
         self._n = 0
+        self.cancelled = 0
+        """Utterances pyttsx3 cancelled and we said again, since start (reported per reply)."""
         # pyttsx3 queues property changes until its first loop has run, and that first
         # runAndWait() returns early; one throw-away utterance brings it to its steady state.
+        # pyttsx3's driver sets its default voice, rate and volume while starting; those are
+        # queued in espeak, and runAndWait() seeing espeak busy would cancel and leave a stale
+        # cancel flag behind for the next utterance. Let them apply first, then warm up twice.
+        self._wait_espeak_idle(include_pyttsx3=False)
+        self._say_to_file("ready")
         self._say_to_file("ready")
 
     def _on_finished(self, name: Any = None, completed: bool = True) -> None:
-        self._completed = bool(completed)
+        # pyttsx3's runAndWait() cancels espeak when espeak looks busy at that instant (its
+        # fifo thread can wake on its own), and says so with completed=False. A later event
+        # of the same utterance must not hide that, so the flag only ever goes up.
+        if not completed:
+            self._cancelled = True
         self._finished.set()
 
-    def _wait_espeak_idle(self) -> None:
+    def _wait_espeak_idle(self, include_pyttsx3: bool = True) -> None:
         from pyttsx3.drivers import _espeak
 
         deadline = time.monotonic() + FINISH_TIMEOUT_S
-        while self._engine.isBusy() or _espeak.IsPlaying():
+        while (include_pyttsx3 and self._engine.isBusy()) or _espeak.IsPlaying():
             if time.monotonic() > deadline:
                 raise TimeoutError("espeak-ng stayed busy")
             time.sleep(0.0002)
@@ -106,22 +118,32 @@ class Worker:
         return self._say_to_file(text)
 
     def _say_to_file(self, text: str) -> bytes:
+        for _ in range(CANCEL_RETRIES):
+            data = self._attempt(text)
+            if data is not None:
+                return data
+            self.cancelled += 1
+        raise RuntimeError(f"espeak-ng cancelled the utterance {CANCEL_RETRIES} times")
+
+    def _attempt(self, text: str) -> bytes | None:
+        """One utterance into its own file; None when pyttsx3 cancelled it (see _on_finished)."""
         self._n += 1
         path = self._dir / f"{self._n}.wav"
         self._finished.clear()
+        self._cancelled = False
         self._errors.clear()
-        self._engine.save_to_file(text, str(path))
-        self._engine.runAndWait()
-        if not self._finished.wait(FINISH_TIMEOUT_S):
-            raise TimeoutError(f"espeak-ng did not finish within {FINISH_TIMEOUT_S} s")
-        if not self._completed:
-            raise RuntimeError("espeak-ng cancelled the utterance")
-        # 'finished-utterance' is sent from espeak's thread just before the driver marks itself
-        # idle; a command queued before that would run on espeak's thread, so wait for idle.
-        self._wait_espeak_idle()
-        if self._errors:
-            raise RuntimeError("; ".join(self._errors))
         try:
+            self._engine.save_to_file(text, str(path))
+            self._engine.runAndWait()
+            if not self._finished.wait(FINISH_TIMEOUT_S):
+                raise TimeoutError(f"espeak-ng did not finish within {FINISH_TIMEOUT_S} s")
+            # Whatever the notifications said, the utterance is over only when espeak's queue is
+            # empty and pyttsx3 is idle; by then our file, if any, is closed.
+            self._wait_espeak_idle()
+            if self._errors:
+                raise RuntimeError("; ".join(self._errors))
+            if self._cancelled or not path.exists():
+                return None
             with wave.open(str(path), "rb") as w:
                 if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (22050, 1, 2):
                     raise RuntimeError(f"unexpected WAV layout in {path}")
@@ -180,7 +202,7 @@ def main() -> int:
                     pcm = worker.synth(
                         request["text"], request["voice"], int(request["rate"]), float(request["volume"])
                     )
-                    worker.reply(pcm, sample_rate=22050)
+                    worker.reply(pcm, sample_rate=22050, cancelled_total=worker.cancelled)
                 elif op == "voices":
                     worker.reply(worker.voices())
                 else:

@@ -52,10 +52,14 @@ class _WorkerProcess:
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
         self.proc: subprocess.Popen[bytes] | None = None
+        self.restarts = 0
 
     def ensure_started(self) -> subprocess.Popen[bytes]:
         if self.proc is not None and self.proc.poll() is None:
             return self.proc
+        if self.proc is not None:
+            log.warning("speech engine process exited with status %s; starting a new one", self.proc.poll())
+            self.restarts += 1
         self.stop()
         try:
             # -P: do not put tts/ on sys.path (tts/ module names must not shadow the stdlib).
@@ -200,7 +204,9 @@ class EspeakEngine:
     def counts(self) -> dict[str, int]:
         """Requests submitted and completed, and worker restarts, since start."""
         with self._lock:
-            return dict(self._counts)
+            counts = dict(self._counts)
+        counts["restarts"] += sum(w.restarts for w in self._workers)
+        return counts
 
     def close(self) -> None:
         with self._lock:

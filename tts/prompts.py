@@ -23,15 +23,16 @@ PROMPTS: Final[dict[str, dict[Lang, str]]] = {
     },
     "connecting_agent": {
         "zh": "正在为您转接人工客服，请稍候。",
-        "en": "I am connecting you to an agent now. Please hold.",
+        "en": "I am connecting you to an agent now. Please stay on the line.",
     },
     "queue_position": {
         "zh": "您现在排在第{n}位，请不要挂机。",
         "en": "You are number {n} in the queue. Please stay on the line.",
     },
     "no_agent_callback": {
-        "zh": "现在没有空闲的客服。我们已经记下您的信息，稍后会给您回电。",
-        "en": "No agent is available right now. We have kept your details and will call you back.",
+        # Not "No agent is available": a clipped "No" over a phone line says the opposite.
+        "zh": "抱歉，现在所有客服都在忙。我们已经记下您的信息，稍后会给您回电。",
+        "en": "Sorry, all our agents are busy right now. We have kept your details and will call you back.",
     },
     "not_understood": {
         "zh": "对不起，我没有听清楚，请您再说一遍好吗？",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator
 from concurrent.futures import Future
 from typing import Any
 
@@ -77,7 +77,9 @@ class Synthesizer:
         samples = np.concatenate(pcm) if pcm else np.zeros(0, dtype=np.float32)
         return _encode(samples, audio_format)
 
-    def stream(self, text: str, lang: str, audio_format: AudioFormat = WEB_PCM16_22K) -> Iterator[AudioChunk]:
+    def stream(
+        self, text: str, lang: str, audio_format: AudioFormat = WEB_PCM16_22K
+    ) -> Generator[AudioChunk, None, None]:
         """Sentence by sentence: the first chunk is yielded as soon as it is synthesised while
         up to ``options.lookahead`` later ones are synthesised behind it. Closing the generator
         early (the caller talked over the bot) cancels the chunks not yet started."""
