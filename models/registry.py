@@ -66,8 +66,36 @@ def configured_models(settings: Settings) -> list[ModelEntry]:
             lambda: s.encoder_model,
             lambda: load_encoder(s.encoder_model, s.device, s.cpu_threads),
         ),
+        ModelEntry(
+            "tts",
+            f"{s.tts_voice_en}, {s.tts_voice_zh}",
+            _espeak_location,
+            lambda: _load_tts(s),
+        ),
     ]
     return entries
+
+
+def _espeak_location() -> str:
+    import ctypes.util
+
+    return ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1 (not found by ldconfig)"
+
+
+def _load_tts(settings: Settings) -> Any:
+    """A started Synthesizer whose voices both spoke (the service keeps it as loaded['tts'])."""
+    from tts import Synthesizer, TtsOptions
+
+    synth = Synthesizer(TtsOptions.from_settings(settings))
+    try:
+        synth.start()
+        for lang, word in (("en", "Ready."), ("zh", "好的。")):
+            if synth.synthesize(word, lang).duration_s <= 0:
+                raise RuntimeError(f"the {lang} voice produced no audio")
+    except Exception:
+        synth.close()
+        raise
+    return synth
 
 
 def _silero_location() -> str:
