@@ -12,6 +12,7 @@ clips at about a fifth of the encoder time.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -25,6 +26,8 @@ from asr.text import build_prompt, compression_ratio, to_simplified
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
+
+log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 MAX_WINDOW_S = 30.0
@@ -106,6 +109,13 @@ class WhisperDecoder:
                     break
                 if best is None or avg_logprob > best[1]:
                     best = (text, avg_logprob, no_speech, temperature)
+                log.info(
+                    "decode at T=%.1f looks degenerate (avg log-prob %.2f, compression %.2f)%s",
+                    temperature,
+                    avg_logprob,
+                    compression_ratio(text),
+                    "; retrying hotter" if temperature != temperatures[-1] else "; keeping the best",
+                )
         assert best is not None
         text, avg_logprob, no_speech, temperature = best
         text = text.strip()

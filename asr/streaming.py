@@ -11,6 +11,7 @@ latency is about the configured silence. Speech that resumes discards the specul
 from __future__ import annotations
 
 import logging
+from collections import deque
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -35,6 +36,9 @@ if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
 log = logging.getLogger(__name__)
+
+_SPLIT_SEARCH_S = 3.0
+"""How far back a too-long utterance looks for its quietest frame to cut at."""
 
 
 class StreamingTranscriber:
@@ -83,6 +87,9 @@ class StreamingTranscriber:
         self._last_partial_text = ""
         self._speculative: tuple[float, Hypothesis] | None = None
         self._finished = False
+        self._frames = 0  # VAD frames seen; frame i covers 16 kHz samples [i * FRAME, (i + 1) * FRAME)
+        recent = int(_SPLIT_SEARCH_S * SAMPLE_RATE / FRAME)
+        self._recent_probs: deque[tuple[int, float]] = deque(maxlen=recent)
 
     # --- public ----------------------------------------------------------------------------------
 
@@ -138,6 +145,8 @@ class StreamingTranscriber:
         new = self._buf[self._vad_pos - self._buf_start : end - self._buf_start]
         self._vad_pos = end
         for prob in self._vad.push(new):
+            self._recent_probs.append((self._frames, prob))
+            self._frames += 1
             event = self._endpointer.update(prob)
             if event is not None:
                 events += self._on_endpoint(event)
@@ -201,15 +210,19 @@ class StreamingTranscriber:
         now = self._buf_start + len(self._buf)
         if (now - self._utt_start) / SAMPLE_RATE < self.options.max_utterance_s:
             return []
-        # Whisper sees at most 30 s: finalise what we have and go on with a new utterance.
+        # Whisper sees at most 30 s: finalise up to the quietest recent frame (likely a gap between
+        # words) and go on with a new utterance from there.
+        lo, hi = self._utt_start + SAMPLE_RATE, now - SAMPLE_RATE // 5
+        candidates = [(p, -i) for i, p in self._recent_probs if lo <= i * FRAME and (i + 1) * FRAME <= hi]
+        cut = (-min(candidates)[1]) * FRAME + FRAME // 2 if candidates else now
         hyp = self._decoder.decode(
-            self._utterance_audio(now),
+            self._utterance_audio(cut),
             beam_size=self.options.beam_size,
             temperatures=self.options.temperatures,
         )
-        start_s, end_s = self._onset_s, now / SAMPLE_RATE
+        start_s, end_s = self._onset_s, cut / SAMPLE_RATE
         segments = (TranscriptSegment(start_s, end_s, hyp.text, hyp.confidence),) if hyp.text else ()
-        self._utt_start = now
+        self._utt_start = cut
         self._onset_s = end_s
         self._agreement.reset()
         self._partial_language = None

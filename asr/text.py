@@ -37,14 +37,17 @@ def build_prompt(language: str | None, vocabulary: tuple[str, ...], zh_prompt: s
     """The initial prompt for a decode in ``language`` (None when nothing useful to say).
 
     Mandarin gets a Simplified-Chinese sentence (steers the script) followed by the vocabulary;
-    other languages get only the vocabulary, so an English call is not nudged towards Chinese.
+    other languages get only the vocabulary entries written without Chinese characters, so an
+    English call is not nudged towards Chinese. The language itself is detected before any
+    prompt is used (from the encoder output alone), so prompts cannot bias the detection.
     """
     if language == "zh":
         if not vocabulary:
             return zh_prompt
         return f"{zh_prompt}常见地名和部门：{'、'.join(vocabulary)}。"
-    if vocabulary:
-        return ", ".join(vocabulary) + "."
+    latin = [v for v in vocabulary if not has_cjk(v)]
+    if latin:
+        return ", ".join(latin) + "."
     return None
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import struct
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +62,7 @@ def stream(
     return events
 
 
-def finals(events: list[object]) -> list[FinalTranscript]:
+def finals(events: Sequence[object]) -> list[FinalTranscript]:
     return [e for e in events if isinstance(e, FinalTranscript)]
 
 
@@ -144,3 +146,28 @@ def test_mulaw_8k_stream(decoder: WhisperDecoder, asr_clips: dict) -> None:
     text = join_texts([f.text for f in finals(events)])
     assert word_errors(clip["reference"], text).rate <= 0.1
     assert isinstance(events[0], SpeechStarted)
+
+
+def test_call_ending_mid_speech_still_gets_its_final(decoder: WhisperDecoder, asr_clips: dict) -> None:
+    audio = load_audio(asr_clips["en_jfk"]["path"])[: int(2.3 * 16000)]  # "And so my fellow Americans"
+    st = StreamingTranscriber(decoder, AsrOptions())
+    pcm = float_to_pcm16_bytes(audio)
+    events = [e for i in range(0, len(pcm), 640) for e in st.feed(pcm[i : i + 640])]
+    assert not finals(events)
+    tail = st.finish()
+    assert [type(e).__name__ for e in tail] == ["SpeechStopped", "FinalTranscript"]
+    assert "fellow americans" in basic(finals(tail)[0].text)
+    assert st.finish() == []
+
+
+def test_long_speech_without_pause_is_finalised_in_pieces(decoder: WhisperDecoder, asr_clips: dict) -> None:
+    clip = asr_clips["en_librispeech_1995-1837-0001"]
+    audio = load_audio(clip["path"])
+    st = StreamingTranscriber(decoder, AsrOptions(max_utterance_s=4.0))
+    pcm = float_to_pcm16_bytes(np.concatenate([audio, np.zeros(16000, np.float32)]))
+    events = [e for i in range(0, len(pcm), 640) for e in st.feed(pcm[i : i + 640])] + st.finish()
+    got = finals(events)
+    assert len(got) >= 2
+    assert all(b.start_s >= a.end_s - 1e-6 for a, b in itertools.pairwise(got))
+    # Cuts fall in the quietest recent frame (between words), so no words are lost at the seams.
+    assert word_errors(clip["reference"], join_texts([f.text for f in got])).rate <= 0.1

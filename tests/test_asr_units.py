@@ -116,7 +116,8 @@ def test_mandarin_prompt_is_simplified_and_carries_vocabulary() -> None:
     assert prompt is not None and "滨海新区" in prompt and "12345热线" in prompt
     assert to_simplified(prompt) == prompt
     assert build_prompt("en", (), "x") is None  # no Chinese nudging an English call
-    assert build_prompt("en", ("Binhai New Area",), "x") == "Binhai New Area."
+    assert build_prompt("en", ("Binhai New Area", "滨海新区"), "x") == "Binhai New Area."
+    assert build_prompt("en", ("滨海新区",), "x") is None
     assert to_simplified("廣州市房地產") == "广州市房地产"
 
 
