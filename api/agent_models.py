@@ -257,6 +257,14 @@ class QueueOut(BaseModel):
     )
 
 
+class LabelsOut(BaseModel):
+    """Id -> {"zh": ..., "en": ...} for each label the console shows."""
+
+    topics: dict[str, dict[str, str]]
+    request_types: dict[str, dict[str, str]]
+    urgency: dict[str, dict[str, str]]
+
+
 class ResolveIn(BaseModel):
     resolution: str = Field(min_length=1, max_length=4000, description="What was done, for the record.")
 

@@ -7,8 +7,11 @@ connected console (and the waiting caller's session) hears of it.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, cast
 
+import yaml
 from fastapi import APIRouter, HTTPException
 from sqlalchemy import CursorResult, select, update
 
@@ -20,6 +23,7 @@ from api.agent_models import (
     DecisionOut,
     HandoffDetail,
     HandoffSummary,
+    LabelsOut,
     QueueOut,
     ResolveIn,
     StatusUpdate,
@@ -50,6 +54,23 @@ def _numbers(store: Store, call_ids: set[str]) -> dict[str, str | None]:
     with store.session() as s:
         rows = s.execute(select(Call.id, Call.caller_number).where(Call.id.in_(call_ids)))
         return {call_id: number for call_id, number in rows}
+
+
+@lru_cache(maxsize=1)
+def taxonomy_labels() -> LabelsOut:
+    import nlu
+
+    path = Path(nlu.__file__).resolve().parent / "taxonomy.yaml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+    def pick(section: str) -> dict[str, dict[str, str]]:
+        return {
+            str(k): {lang: str(v.get(lang, k)) for lang in ("zh", "en")}
+            for k, v in (raw.get(section) or {}).items()
+            if isinstance(v, dict)
+        }
+
+    return LabelsOut(topics=pick("topics"), request_types=pick("request_types"), urgency=pick("urgency"))
 
 
 def queue_view(store: Store, agent: Agent) -> QueueOut:
@@ -138,6 +159,12 @@ def queue(agent: CurrentAgent, store: StoreDep) -> QueueOut:
     """Ordered by urgency (emergency, urgent, routine), then by how long the caller has waited.
     An agent sees the handoffs matching their topics and languages (emergencies match everyone)."""
     return queue_view(store, agent)
+
+
+@router.get("/labels", summary="Display names of topics, request types and urgencies (zh, en)")
+def labels(_: CurrentAgent) -> LabelsOut:
+    """From the taxonomy the classifier was trained on, so the console shows the hotline's own words."""
+    return taxonomy_labels()
 
 
 # --- handoffs ------------------------------------------------------------------------------------

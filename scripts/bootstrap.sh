@@ -12,6 +12,11 @@ die() { printf '[bootstrap] ERROR: %s\n' "$*" >&2; exit 1; }
 # espeak-ng: the speech engine pyttsx3 drives.
 need_apt=()
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
+# chromium + chromium-driver: the agent console's browser tests (Debian's packages, never a downloaded
+# browser); fonts-wqy-microhei: a CJK font so the console's Chinese renders in Chromium.
+command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+[ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_apt+=(fonts-wqy-microhei)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
     die "missing system packages: ${need_apt[*]}. Install them as root: apt-get install -y ${need_apt[*]}"
