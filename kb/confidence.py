@@ -18,22 +18,23 @@ from pathlib import Path
 
 import numpy as np
 
-FEATURES = ("cos", "z", "margin_z", "lex", "rrf")
-SCALE_FREE = ("z", "margin_z", "lex", "rrf")
+FEATURES = ("mix", "margin_mix", "cos", "lex")
+SCALE_FREE = ("mix", "margin_mix", "lex")
 
 
 @dataclass(frozen=True)
 class Calibration:
-    """p(correct) = sigmoid(bias + sum(weights[f] * feature[f]))."""
+    """Candidates rank by mix = z + lex_weight * lex; p(correct) = sigmoid(bias + sum(weights[f] * f))."""
 
     encoder: str
     weights: dict[str, float]
     bias: float
     threshold: float  # answer when p >= threshold
+    lex_weight: float = 2.0
     note: str = ""
 
     def probability(self, feats: dict[str, np.ndarray]) -> np.ndarray:
-        logit = np.full_like(feats["z"], self.bias, dtype=np.float64)
+        logit = np.full_like(feats["mix"], self.bias, dtype=np.float64)
         for name, w in self.weights.items():
             logit += w * feats[name]
         return 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
@@ -41,8 +42,8 @@ class Calibration:
 
 _DEFAULT = Calibration(
     encoder="*",
-    weights={"z": 0.9, "margin_z": 0.8, "lex": 4.0, "rrf": 0.5},
-    bias=-6.0,
+    weights={"mix": 1.0, "margin_mix": 1.0, "lex": 1.0},
+    bias=-8.0,
     threshold=0.5,
     note="hand-set fallback; run `triage kb calibrate` to fit one",
 )
@@ -81,28 +82,19 @@ def save_calibration(cal: Calibration, path: Path) -> None:
 
 
 def candidate_features(
-    cos: np.ndarray,
-    cohort_mean: float,
-    cohort_std: float,
-    lex: np.ndarray,
-    dense_rank: np.ndarray,
-    lex_rank: np.ndarray,
-    rrf_k: int,
+    cos: np.ndarray, cohort_mean: float, cohort_std: float, lex: np.ndarray, lex_weight: float
 ) -> dict[str, np.ndarray]:
-    """Features of each candidate; ranks are 1-based, 0 where that retriever did not return it."""
-    sd = max(cohort_std, 1e-3)
-    z = (cos - cohort_mean) / sd
-    if len(cos) > 1:
-        order = np.argsort(-cos)
-        best, second = cos[order[0]], cos[order[1]]
-        others_best = np.where(np.arange(len(cos)) == order[0], second, best)
+    """Features of each candidate of one query (cos: dense cosine, lex: share of BM25 weight matched)."""
+    z = (cos - cohort_mean) / max(cohort_std, 1e-3)
+    mix = z + lex_weight * lex
+    if len(mix) > 1:
+        order = np.argsort(-mix)
+        best, second = mix[order[0]], mix[order[1]]
+        others_best = np.where(np.arange(len(mix)) == order[0], second, best)
+        margin = mix - others_best
     else:
-        others_best = np.full_like(cos, cohort_mean)
-    margin_z = (cos - others_best) / sd
-    rrf = np.where(dense_rank > 0, 1.0 / (rrf_k + dense_rank), 0.0) + np.where(
-        lex_rank > 0, 1.0 / (rrf_k + lex_rank), 0.0
-    )
-    return {"cos": cos, "z": z, "margin_z": margin_z, "lex": lex, "rrf": rrf * rrf_k}
+        margin = np.full_like(mix, 3.0)  # a lone candidate: no competitor to be confused with
+    return {"cos": cos, "z": z, "lex": lex, "mix": mix, "margin_mix": margin}
 
 
 def fit_calibration(

@@ -39,13 +39,14 @@ def format_of(path: Path) -> str:
 
 def load_entries(path: str | Path) -> list[KbEntry]:
     path = Path(path)
+    fmt = format_of(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise KbFormatError(f"{path}: no such knowledge-base file") from None
     except UnicodeDecodeError as e:
         raise KbFormatError(f"{path}: not UTF-8 text ({e}): save the file as UTF-8") from None
-    return parse_entries(text, format_of(path), str(path))
+    return parse_entries(text, fmt, str(path))
 
 
 def parse_entries(text: str, fmt: str, name: str = "<text>") -> list[KbEntry]:

@@ -2,8 +2,10 @@
 
 Retrieval: every question of every entry is a dense row (an entry scores its best row); each
 entry is one BM25 document (its questions twice, its answers once). The union of both
-retrievers' top candidates is ranked by the calibrated probability that a candidate is the right
-entry (see kb/confidence.py), which is also the confidence the answer threshold applies to.
+retrievers' top candidates is ranked by a learned mix of the two (the dense score read against the
+query's cohort baseline plus a fitted weight times the share of BM25 weight matched); the
+calibrated probability that the top candidate is right is the confidence the answer threshold
+applies to (see kb/confidence.py).
 """
 
 from __future__ import annotations
@@ -30,8 +32,6 @@ class KbOptions:
     """Confidence (0..1) at or above which `answer` answers; None uses the calibrated threshold."""
     candidates: int = 30
     """How many candidates each retriever hands to fusion."""
-    rrf_k: int = 60
-    """Reciprocal-rank constant for the rank feature."""
     calibration_paths: tuple[Path, ...] = ()
     """Calibration files to look in before the shipped one (e.g. <data_dir>/kb-index/calibration.json)."""
     query_cache: int = 256
@@ -342,7 +342,7 @@ class KnowledgeBase:
         cos = np.where(np.isfinite(dense[cand]), dense[cand], -1.0).astype(np.float64)
         feats = candidate_features(
             cos, float(cohort.mean()), float(cohort.std()), lex[cand].astype(np.float64),
-            d_rank[cand], l_rank[cand], self.options.rrf_k,
+            self.calibration.lex_weight,
         )  # fmt: skip
         return _Candidates(cand, feats, sims, d_rank[cand], l_rank[cand])
 
@@ -355,7 +355,7 @@ class KnowledgeBase:
         prob = self.calibration.probability(found.feats)
         row_slot = self._rows_slot[: self._n_rows]
         hits = []
-        for i in np.argsort(-prob, kind="stable")[:k]:
+        for i in np.argsort(-found.feats["mix"], kind="stable")[:k]:
             slot = int(found.slots[i])
             entry_id = self._slot_ids[slot]
             assert entry_id is not None
