@@ -171,3 +171,23 @@ def test_long_speech_without_pause_is_finalised_in_pieces(decoder: WhisperDecode
     assert all(b.start_s >= a.end_s - 1e-6 for a, b in itertools.pairwise(got))
     # Cuts fall in the quietest recent frame (between words), so no words are lost at the seams.
     assert word_errors(clip["reference"], join_texts([f.text for f in got])).rate <= 0.1
+
+
+def test_mp3_transcribes(batch: BatchTranscriber, asr_clips: dict) -> None:
+    av = pytest.importorskip("av")
+    import io
+
+    clip = asr_clips["en_jfk"]
+    pcm = (load_audio(clip["path"]) * 32767).astype(np.int16)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp3") as container:
+        st = container.add_stream("mp3", rate=16000)
+        st.layout = "mono"
+        for i in range(0, len(pcm), 1152):
+            frame = av.AudioFrame.from_ndarray(pcm[None, i : i + 1152], format="s16", layout="mono")
+            frame.sample_rate = 16000
+            for packet in st.encode(frame):
+                container.mux(packet)
+        for packet in st.encode(None):
+            container.mux(packet)
+    assert word_errors(clip["reference"], batch.transcribe(buf.getvalue()).text).rate <= 0.1
