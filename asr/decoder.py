@@ -146,8 +146,11 @@ class WhisperDecoder:
             return forced, 1.0
         if not self.model.model.is_multilingual:
             return "en", 1.0
-        token, prob = self.model.model.detect_language(encoder_output)[0][0]
-        return token[2:-2], float(prob)
+        ranked = [(token[2:-2], float(p)) for token, p in self.model.model.detect_language(encoder_output)[0]]
+        allowed = self.options.allowed_languages
+        # Short utterances are easily mistaken for a neighbouring language (Mandarin for Cantonese
+        # or Japanese): the best-scoring language the hotline serves wins.
+        return next(((code, p) for code, p in ranked if not allowed or code in allowed), ranked[0])
 
     def _tokenizer(self, language: str) -> Any:
         if language not in self._tokenizers:

@@ -20,6 +20,8 @@ class AsrOptions:
     Attributes:
       language: 'zh', 'en' (or any Whisper code) to force a language; None detects it per
         utterance from the encoder output alone, so prompts cannot bias the detection.
+      allowed_languages: languages detection may choose from (the hotline's languages); empty
+        allows every Whisper language.
       beam_size: beam width for final transcripts and batch transcription.
       partial_beam_size: beam width for live partial hypotheses (1 = greedy, cheapest).
       vocabulary: hotline vocabulary hints (district, street, department names); they go into the
@@ -53,6 +55,7 @@ class AsrOptions:
     """
 
     language: str | None = None
+    allowed_languages: tuple[str, ...] = ("zh", "en")
     beam_size: int = 5
     partial_beam_size: int = 1
     vocabulary: tuple[str, ...] = ()

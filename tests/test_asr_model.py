@@ -191,3 +191,10 @@ def test_mp3_transcribes(batch: BatchTranscriber, asr_clips: dict) -> None:
         for packet in st.encode(None):
             container.mux(packet)
     assert word_errors(clip["reference"], batch.transcribe(buf.getvalue()).text).rate <= 0.1
+
+
+def test_detection_keeps_to_the_hotline_languages(decoder: WhisperDecoder, asr_clips: dict) -> None:
+    audio = load_audio(asr_clips["zh_paddlespeech_zh"]["path"])
+    assert BatchTranscriber(decoder.model, AsrOptions()).transcribe(audio).language == "zh"
+    english_only = BatchTranscriber(decoder.model, AsrOptions(allowed_languages=("en",)))
+    assert english_only.transcribe(audio).language == "en"
