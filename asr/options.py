@@ -102,11 +102,13 @@ class AsrOptions:
         vocabulary: list[str] | tuple[str, ...],
         end_of_speech_ms: int,
         vad_threshold: float,
+        allowed_languages: list[str] | tuple[str, ...] = ("zh", "en"),
     ) -> AsrOptions:
         """Build options from plain configuration values (what Settings holds)."""
         speculative = min(cls.speculative_ms, end_of_speech_ms)
         return cls(
             language=language or None,
+            allowed_languages=tuple(allowed_languages),
             beam_size=beam_size,
             vocabulary=tuple(v.strip() for v in vocabulary if v.strip()),
             end_of_speech_ms=end_of_speech_ms,
@@ -125,4 +127,5 @@ def options_from_settings(settings: Settings) -> AsrOptions:
         vocabulary=settings.asr_vocabulary,
         end_of_speech_ms=settings.asr_end_of_speech_ms,
         vad_threshold=settings.asr_vad_threshold,
+        allowed_languages=settings.asr_allowed_languages,
     )

@@ -66,6 +66,11 @@ class Settings(BaseSettings):
         600, ge=100, description="Silence after speech that ends an utterance in streaming recognition."
     )
     asr_vad_threshold: float = Field(0.5, gt=0, lt=1, description="Silero VAD speech probability threshold.")
+    # (asr stage) which languages per-utterance detection may pick
+    asr_allowed_languages: list[str] = Field(
+        default_factory=lambda: ["zh", "en"],
+        description="Languages language detection may choose from; [] allows every Whisper language.",
+    )
 
     # --- understanding and knowledge -----------------------------------------------------------
     encoder_model: str = Field(
