@@ -38,13 +38,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def transcript_summary(topic: str | None, utterances: list[Utterance], limit: int = SUMMARY_CHARS) -> str:
+def transcript_summary(utterances: list[Utterance], limit: int = SUMMARY_CHARS) -> str:
     """The caller's own words, in order, clipped: what the back office needs without the audio."""
     said = " / ".join(u.text.strip() for u in utterances if u.speaker == "caller" and u.text.strip())
     if len(said) > limit:
         said = said[: limit - 1].rstrip() + "…"
-    head = f"[{topic}] " if topic else ""
-    return (head + said).strip()
+    return said.strip()
 
 
 def draft_from(handoff: Handoff | None, call: Call) -> WorkOrderDraft:
@@ -65,7 +64,7 @@ def draft_from(handoff: Handoff | None, call: Call) -> WorkOrderDraft:
         topic=topic,
         request_type=request_type,
         urgency=urgency if urgency in ("emergency", "urgent", "routine") else "routine",
-        summary=transcript_summary(topic, list(call.utterances)),
+        summary=transcript_summary(list(call.utterances)),
         details=dict(handoff.details or {}) if handoff else {},
     )
 

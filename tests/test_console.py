@@ -123,10 +123,16 @@ def shot(driver: WebDriver, tmp_path: Path, name: str) -> Path:
 
 
 def sign_in(driver: WebDriver, base_url: str, token: str, lang: str = "en") -> None:
-    driver.get(base_url + "/console/")
+    driver.get(base_url + "/console/console.css")  # same origin, no script that could sign in again
     driver.execute_script("localStorage.clear(); localStorage.setItem('triage.lang', arguments[0]);", lang)
     driver.get(base_url + "/console/")
-    field = wait_for(driver, lambda d: d.find_element(By.ID, "token-input"), "the sign-in form")
+    field = wait_for(
+        driver,
+        lambda d: (
+            d.find_element(By.ID, "token-input").is_displayed() and d.find_element(By.ID, "token-input")
+        ),
+        "the sign-in form",
+    )
     field.send_keys(token)
     driver.find_element(By.ID, "login-btn").click()
     wait_for(driver, lambda d: d.find_element(By.ID, "app").is_displayed(), "the console after sign-in")

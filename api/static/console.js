@@ -341,6 +341,7 @@ function renderDetail(d, opts) {
   badge.textContent = urgencyLabel(d.urgency);
   $("d-topic").textContent = label("topics", d.topic);
   $("d-type").textContent = label("request_types", d.request_type);
+  $("d-type").hidden = !d.request_type;
   $("d-status").textContent = statusLabel(d.status);
   $("d-status").className = "chip s-" + d.status;
   $("d-caller").textContent = d.caller_number || t("unknown");
