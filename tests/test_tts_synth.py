@@ -246,3 +246,18 @@ def test_a_missing_voice_is_reported_with_what_to_do() -> None:
         with pytest.raises(TtsEngineError, match="no-such-voice"):
             synth.synthesize("你好。", "zh")
         assert synth.synthesize("Still speaking English.", "en").duration_s > 1.0
+
+
+def test_every_rate_change_is_applied(synth: Synthesizer) -> None:
+    """pyttsx3 drops a rate change that meets espeak still busy; each request must get its rate."""
+    text = EN_TEXTS[1]
+    slow = Synthesizer(dataclasses.replace(synth.options, rate_wpm=120), engine=synth.engine)
+    fast = Synthesizer(dataclasses.replace(synth.options, rate_wpm=240), engine=synth.engine)
+    durations = [
+        (s.synthesize(text, "en").duration_s, s.synthesize(ZH_TEXTS[1], "zh").duration_s)
+        for s in (slow, fast) * 3
+    ]
+    for (slow_en, slow_zh), (fast_en, fast_zh) in zip(durations[::2], durations[1::2], strict=True):
+        assert slow_en > 1.5 * fast_en and slow_zh > 1.3 * fast_zh
+    with pytest.raises(ValueError, match="80 to 450"):
+        TtsOptions(rate_wpm=1000)

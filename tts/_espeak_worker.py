@@ -1,12 +1,17 @@
 """The process that owns the pyttsx3 engine. Started by tts.engine, never imported by it.
 
 Why a separate process: pyttsx3's espeak driver keeps process-global state (espeak-ng is
-initialised once per process, one synthesis callback), it is not thread-safe, and its event loop
-misbehaves in long-lived processes (pyttsx3 2.99: ``runAndWait()`` can return before the WAV is
-written, and a second queued ``save_to_file`` overwrites the first). Here exactly one request is
-in flight at a time, each into its own file, and we wait for pyttsx3's 'finished-utterance'
-notification (sent after the file is closed) before reading it. If anything looks wrong the
-process exits and the parent starts a fresh one.
+initialised once per process, one synthesis callback), it is not thread-safe, and its loop
+misbehaves in a long-lived process. What pyttsx3 2.99 does wrong, and what we do about it:
+- ``runAndWait()`` can return before the WAV is written, and a second queued ``save_to_file``
+  overwrites the first: one utterance at a time, each into its own file, read only once
+  pyttsx3 reported 'finished-utterance' AND espeak's queue is empty.
+- espeak runs asynchronously (its own thread); ``runAndWait()`` cancels it if it looks busy at
+  that instant, which drops a just-queued rate or voice change (measured: the same audio at 80
+  and 450 wpm) or the utterance itself: we wait for espeak to go idle after every property
+  change, read the rate back, and say a cancelled utterance again.
+- anything else that looks wrong (timeout, a truncated file) ends this process, and the parent
+  starts a fresh one and retries.
 
 Protocol, stdin -> stdout: one JSON line per request
     {"op": "synth", "text": str, "voice": str, "rate": int, "volume": float}
@@ -59,11 +64,10 @@ class Worker:
         self._n = 0
         self.cancelled = 0
         """Utterances pyttsx3 cancelled and we said again, since start (reported per reply)."""
-        # pyttsx3 queues property changes until its first loop has run, and that first
-        # runAndWait() returns early; one throw-away utterance brings it to its steady state.
-        # pyttsx3's driver sets its default voice, rate and volume while starting; those are
-        # queued in espeak, and runAndWait() seeing espeak busy would cancel and leave a stale
-        # cancel flag behind for the next utterance. Let them apply first, then warm up twice.
+        # pyttsx3's first runAndWait() returns early and its driver queued default properties in
+        # espeak while starting; were espeak still busy with them, runAndWait() would cancel and
+        # leave a stale cancel flag for the next utterance. Let them apply, then warm up twice
+        # so every real request meets the steady state.
         self._wait_espeak_idle(include_pyttsx3=False)
         self._say_to_file("ready")
         self._say_to_file("ready")

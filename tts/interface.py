@@ -123,6 +123,14 @@ class TtsOptions:
     memory_cache_entries: int = 512
     """Fixed-prompt renderings kept in memory (a rendering is a few tens of kB)."""
 
+    def __post_init__(self) -> None:
+        if not 80 <= self.rate_wpm <= 450:
+            raise ValueError(f"rate_wpm {self.rate_wpm} is outside espeak-ng's 80 to 450 words per minute")
+        if not 0.0 <= self.volume <= 1.0:
+            raise ValueError(f"volume {self.volume} must be between 0.0 and 1.0")
+        if self.processes < 1 or self.lookahead < 0:
+            raise ValueError("processes must be at least 1 and lookahead at least 0")
+
     @classmethod
     def from_settings(cls, settings: Settings) -> TtsOptions:
         """The options the service and the CLI use (TRIAGE_TTS_* environment variables)."""
