@@ -261,3 +261,30 @@ def test_every_rate_change_is_applied(synth: Synthesizer) -> None:
         assert slow_en > 1.5 * fast_en and slow_zh > 1.3 * fast_zh
     with pytest.raises(ValueError, match="80 to 450"):
         TtsOptions(rate_wpm=1000)
+
+
+def test_every_mandarin_prompt_and_answer_is_read_as_mandarin() -> None:
+    """espeak-ng switches to English for what its Mandarin voice cannot read ('(en)' in its
+    phoneme output); with 'sit/cmn' that is most characters. Our voice reads them all."""
+    import shutil
+    import subprocess
+
+    from tts.bench import ANSWERS
+    from tts.prompts import PROMPTS, prompt_fields
+    from tts.text import chunk_text
+
+    espeak = shutil.which("espeak-ng")
+    assert espeak, "espeak-ng is not installed (scripts/bootstrap.sh installs it)"
+    voice = TtsOptions().voices["zh"]
+    values = {"n": 3, "topic": "供水"}
+    texts = [p["zh"].format(**{f: values[f] for f in prompt_fields(k)}) for k, p in PROMPTS.items()]
+    for text in [*texts, *ANSWERS["zh"], "请立刻拨打110。"]:
+        spoken = " ".join(chunk_text(text, "zh", 30))
+        phonemes = subprocess.run(
+            [espeak, "-q", "-x", "-v", voice, spoken], capture_output=True, text=True, check=True
+        ).stdout
+        assert phonemes.strip() and "(en)" not in phonemes, (text, phonemes)
+    spelled = subprocess.run(
+        [espeak, "-q", "-x", "-v", "sit/cmn", "您好，欢迎致电市民服务热线"], capture_output=True, text=True
+    ).stdout
+    assert "(en)" in spelled  # the check can tell the two voices apart

@@ -66,6 +66,10 @@ def test_long_digit_strings_are_read_digit_by_digit() -> None:
     # Years, prices and short numbers keep their normal reading.
     assert read_long_numbers("2024年 3.5元 110", "zh") == "2024年 3.5元 110"
     assert read_long_numbers("3.14159 dollars", "en") == "3.14159 dollars"
+    # Emergency and service numbers to call, however short.
+    assert read_long_numbers("请立刻拨打110或者打119", "zh") == "请立刻拨打幺幺零或者打幺幺九"
+    assert read_long_numbers("Hang up and call 120 now.", "en") == "Hang up and call 1 2 0 now."
+    assert read_long_numbers("It costs 120 yuan, room 1203.", "en") == "It costs 120 yuan, room 1203."
 
 
 def test_cleaning_removes_what_espeak_cannot_take() -> None:

@@ -23,6 +23,12 @@ _EN_ABBREVIATIONS = frozenset(
 )
 _COMMAS = "，、,：:；;"
 _LONG_DIGITS = re.compile(r"(?<![\d.])\d{5,}(?![\d.]*\d)")
+# Short service numbers are read digit by digit too when they are clearly numbers to call
+# ("拨打110" is 幺幺零, not 一百一十; "call 119" is one one nine, not one hundred and nineteen).
+_PHONE_CUE = re.compile(
+    r"(?P<cue>拨打|致电|打|电话|热线|号码|(?:call|dial|phone|number|line)\s+)(?P<num>\d{3,4})(?![\d.]*\d)",
+    re.IGNORECASE,
+)
 _ZH_DIGITS = dict(zip("0123456789", "零幺二三四五六七八九", strict=True))
 _SPACES = re.compile(r"\s+")
 
@@ -49,11 +55,17 @@ def has_speech(text: str) -> bool:
 
 
 def read_long_numbers(text: str, lang: Lang) -> str:
-    """Read digit strings of five or more digits one digit at a time, as people read phone and
-    reference numbers ("12345" is 幺二三四五 / "1 2 3 4 5", not twelve thousand ...)."""
+    """Read digit strings of five or more digits, and 3 to 4 digit numbers to call, one digit at a
+    time, as people read phone and reference numbers ("12345" is 幺二三四五 / "1 2 3 4 5")."""
     if lang == "zh":
-        return _LONG_DIGITS.sub(lambda m: "".join(_ZH_DIGITS[d] for d in m.group()), text)
+        text = _PHONE_CUE.sub(lambda m: m["cue"] + _zh_digits(m["num"]), text)
+        return _LONG_DIGITS.sub(lambda m: _zh_digits(m.group()), text)
+    text = _PHONE_CUE.sub(lambda m: m["cue"] + " ".join(m["num"]), text)
     return _LONG_DIGITS.sub(lambda m: " ".join(m.group()), text)
+
+
+def _zh_digits(digits: str) -> str:
+    return "".join(_ZH_DIGITS[d] for d in digits)
 
 
 def split_sentences(text: str, lang: Lang) -> list[str]:
