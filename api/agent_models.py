@@ -31,7 +31,7 @@ def aware(ts: datetime | None) -> datetime | None:
 _ID_KEY = re.compile(
     r"(^|_)(id|ids|id_number|id_card|account|accounts|card|cards|passport)s?($|_)|身份证|账号|卡号"
 )
-_CN_ID = re.compile(r"\b\d{17}[\dXx]\b|\b\d{15}\b")
+_CN_ID = re.compile(r"(?<!\d)\d{17}[\dXx](?![\dXx])|(?<!\d)\d{15}(?!\d)")
 
 
 def mask_value(value: str) -> str:
@@ -42,23 +42,27 @@ def mask_value(value: str) -> str:
     return "*" * (len(chars) - 4) + "".join(chars[-4:])
 
 
-def mask_details(details: Any, key: str = "") -> Any:
+def mask_details(details: Any, sensitive: bool = False) -> Any:
     """Masks ID and account numbers wherever they sit in the extracted details.
 
-    Phones and addresses stay readable (the agent calls back and dispatches); a value is masked when
-    its key names an ID, account or card, or when it looks like a Chinese resident ID number.
-    Idempotent, so details the classifier already masked pass through unchanged.
+    Phones and addresses stay readable (the agent calls back and dispatches). Everything under a key
+    that names an ID, account or card is masked (the classifier's ``ids`` list included: its
+    ``text``, ``value`` and ``display``, but not its ``kind``), and so is anything elsewhere that
+    looks like a Chinese resident ID number. Idempotent, so already masked values pass unchanged.
     """
     if isinstance(details, dict):
-        return {k: mask_details(v, str(k)) for k, v in details.items()}
-    if isinstance(details, list):
-        return [mask_details(v, key) for v in details]
-    if isinstance(details, str):
-        if _ID_KEY.search(key.lower()):
-            return mask_value(details)
-        return _CN_ID.sub(lambda m: mask_value(m.group(0)), details)
-    if isinstance(details, int) and _ID_KEY.search(key.lower()):
+        return {
+            k: v
+            if sensitive and k == "kind"
+            else mask_details(v, sensitive or bool(_ID_KEY.search(str(k).lower())))
+            for k, v in details.items()
+        }
+    if isinstance(details, list | tuple):
+        return [mask_details(v, sensitive) for v in details]
+    if isinstance(details, int) and not isinstance(details, bool) and sensitive:
         return mask_value(str(details))
+    if isinstance(details, str):
+        return mask_value(details) if sensitive else _CN_ID.sub(lambda m: mask_value(m.group(0)), details)
     return details
 
 
@@ -367,9 +371,15 @@ class CallerHistoryOut(BaseModel):
     work_orders: list[WorkOrderOut] = Field(description="Work orders for this number, newest first.")
 
 
+class AnswerTried(BaseModel):
+    kb_entry_id: str | None = Field(None, description="The knowledge-base entry the bot answered from.")
+    answer: str = Field(description="What the bot said (the entry id when the words were not recorded).")
+    said_at: datetime | None = None
+
+
 class HandoffDetail(HandoffSummary):
     details: dict[str, Any] = Field(description="Extracted details (address, phone, ...); IDs masked.")
-    answers_tried: list[Any] = Field(description="What the bot already told the caller.")
+    answers_tried: list[AnswerTried] = Field(description="What the bot already told the caller, in order.")
     transcript: list[UtteranceOut] = Field(description="The whole call so far; it keeps growing live.")
     decisions: list[DecisionOut]
     call: CallSummary

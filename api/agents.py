@@ -6,6 +6,7 @@ connected console (and the waiting caller's session) hears of it.
 
 from __future__ import annotations
 
+import importlib.util
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -19,6 +20,7 @@ from api.agent_models import (
     AgentCreate,
     AgentCreated,
     AgentOut,
+    AnswerTried,
     CallSummary,
     DecisionOut,
     HandoffDetail,
@@ -29,6 +31,7 @@ from api.agent_models import (
     StatusUpdate,
     UtteranceOut,
     WorkOrderOut,
+    aware,
     mask_details,
 )
 from api.auth import BusDep, CurrentAgent, StoreDep, Supervisor, check_may_see, is_supervisor
@@ -58,9 +61,10 @@ def _numbers(store: Store, call_ids: set[str]) -> dict[str, str | None]:
 
 @lru_cache(maxsize=1)
 def taxonomy_labels() -> LabelsOut:
-    import nlu
-
-    path = Path(nlu.__file__).resolve().parent / "taxonomy.yaml"
+    # find_spec locates the package without importing it (nlu pulls in the classifier's libraries).
+    spec = importlib.util.find_spec("nlu")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    path = Path(folders[0]) / "taxonomy.yaml" if folders else Path("nlu/taxonomy.yaml")
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
 
     def pick(section: str) -> dict[str, dict[str, str]]:
@@ -116,13 +120,42 @@ def handoff_detail(store: Store, handoff: Handoff) -> HandoffDetail:
     return HandoffDetail(
         **base.model_dump(),
         details=mask_details(dict(handoff.details or {})),
-        answers_tried=list(handoff.answers_tried or []),
+        answers_tried=answers_tried(list(handoff.answers_tried or []), call),
         transcript=[UtteranceOut.from_row(u) for u in call.utterances],
         decisions=[DecisionOut.from_row(d) for d in call.decisions],
         call=CallSummary.from_row(call, list(call.decisions)),
         history=history,
         work_orders=[WorkOrderOut.from_row(o, _names(store)) for o in orders],
     )
+
+
+def answers_tried(tried: list[Any], call: Call) -> list[AnswerTried]:
+    """The handoff keeps knowledge-base entry ids; the agent needs the words the caller heard: the
+    first bot line after the decision that answered from that entry."""
+    out = []
+    for item in tried:
+        key = str(item)
+        decision = next((d for d in call.decisions if d.kb_entry_id == key), None)
+        if decision is None:
+            out.append(AnswerTried(answer=key))
+            continue
+        when = aware(decision.created_at)
+        said = next(
+            (
+                u
+                for u in call.utterances
+                if u.speaker == "bot" and when and (aware(u.created_at) or when) >= when
+            ),
+            None,
+        )
+        out.append(
+            AnswerTried(
+                kb_entry_id=key,
+                answer=said.text if said else key,
+                said_at=aware(said.created_at) if said else when,
+            )
+        )
+    return out
 
 
 def claim(store: Store, handoff_id: str, agent_id: str) -> bool:

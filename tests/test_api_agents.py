@@ -55,6 +55,9 @@ def seed_handoff(
         call.id, "bot", "您好，这里是12345热线。" if language == "zh" else "Hello, city hotline."
     )
     store.add_utterance(call.id, "caller", text, language)
+    for kb_entry_id, words in kw.pop("answered", []):
+        store.add_decision(call.id, "answer", "confident knowledge-base match", kb_entry_id=kb_entry_id)
+        store.add_utterance(call.id, "bot", words, language)
     handoff = store.create_handoff(
         call.id, urgency, kw.pop("reason", "asked for a person"), topic=topic, language=language, **kw
     )
@@ -92,7 +95,8 @@ def world(tmp_path: Path) -> Iterator[World]:
         "water",
         age_s=300,
         details={"address": "海淀区中关村大街1号", "phone": "13912345678", "id_number": "110108198501012345"},
-        answers_tried=["停水通知请看供水公司网站。"],
+        answered=[("water-outage-notice", "停水通知请看供水公司网站。")],
+        answers_tried=["water-outage-notice"],
         confidence=0.74,
         request_type="fault",
     ).id
@@ -131,10 +135,15 @@ def test_the_queue_is_ordered_by_urgency_then_wait_and_filtered_by_skills(world:
 
 def test_handoff_detail_carries_transcript_details_answers_and_caller_history(world: World) -> None:
     d = world.get(f"/v1/agents/handoffs/{world.ids['water_old']}", "water_zh").json()
-    assert [(u["speaker"], u["text"]) for u in d["transcript"]][-1] == ("caller", "我家停水两天了")
+    assert [(u["speaker"], u["text"]) for u in d["transcript"]][-2:] == [
+        ("caller", "我家停水两天了"),
+        ("bot", "停水通知请看供水公司网站。"),
+    ]
     assert d["details"]["address"] == "海淀区中关村大街1号" and d["details"]["phone"] == "13912345678"
     assert d["details"]["id_number"] == "**************2345"  # IDs are masked
-    assert d["answers_tried"] == ["停水通知请看供水公司网站。"]
+    assert [(a["kb_entry_id"], a["answer"]) for a in d["answers_tried"]] == [
+        ("water-outage-notice", "停水通知请看供水公司网站。")
+    ]
     assert d["topic"] == "water" and d["urgency"] == "routine" and d["confidence"] == pytest.approx(0.74)
     assert [c["id"] for c in d["history"]["calls"]] == [world.ids["earlier_call"]]  # not this call
     assert [o["summary"] for o in d["history"]["work_orders"]] == ["上月停水已处理"]
@@ -299,3 +308,34 @@ def test_every_agent_endpoint_is_documented_in_openapi(world: World) -> None:
     detail = schema["paths"]["/v1/agents/handoffs/{handoff_id}"]["get"]["responses"]["200"]
     assert detail["content"]["application/json"]["schema"]["$ref"].endswith("/HandoffDetail")
     assert "bearer" in str(schema["components"]["securitySchemes"]).lower()
+
+
+def test_ids_and_accounts_are_masked_wherever_they_sit_but_phones_and_places_are_not() -> None:
+    from api.agent_models import mask_details
+
+    item = {
+        "kind": "id_card",
+        "text": "110108198501012345",
+        "value": "110108198501012345",
+        "display": "1101**********2345",
+    }
+    masked = mask_details(
+        {
+            "ids": [item, {"kind": "account", "text": "6222 0202 0011 2233", "value": "6222020200112233"}],
+            "phones": [{"kind": "mobile", "text": "13912345678", "value": "13912345678"}],
+            "places": [{"kind": "address", "text": "朝阳区建国路88号"}],
+            "note": "身份证110108198501012345，电话13912345678",
+            "account": 6222020200112233,
+        }
+    )
+    assert masked["ids"][0] == {
+        "kind": "id_card",
+        "text": "**************2345",
+        "value": "**************2345",
+        "display": "**************2345",
+    }
+    assert masked["ids"][1]["value"] == "************2233" and masked["ids"][1]["kind"] == "account"
+    assert masked["phones"][0]["value"] == "13912345678" and masked["places"][0]["text"] == "朝阳区建国路88号"
+    assert masked["note"] == "身份证**************2345，电话13912345678"
+    assert masked["account"] == "************2233"
+    assert mask_details(masked) == masked  # idempotent

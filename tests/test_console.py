@@ -42,6 +42,9 @@ from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 WAIT_S = 15
+LOADED_DURATION = (
+    "const a = document.querySelector(arguments[0]); return a && a.readyState >= 1 && a.duration;"
+)
 RETRY = (NoSuchElementException, StaleElementReferenceException, ElementNotInteractableException)
 
 
@@ -162,13 +165,20 @@ def seed_call(
 ) -> Handoff:
     call = store.start_call(number, fields.get("language", "zh"))
     for speaker, text in lines:
-        store.add_utterance(call.id, speaker, text, fields.get("language", "zh"))
+        if speaker == "answer":  # the bot answered from this knowledge-base entry; its words follow
+            store.add_decision(call.id, "answer", "confident knowledge-base match", kb_entry_id=text)
+        else:
+            store.add_utterance(call.id, speaker, text, fields.get("language", "zh"))
     handoff = store.create_handoff(
         call.id, urgency, fields.pop("reason", "caller asked for a person"), topic=topic, **fields
     )
     if age_s:
         store.update_handoff(handoff.id, created_at=utcnow() - timedelta(seconds=age_s))
     return handoff
+
+
+def extracted(kind: str, value: str, display: str | None = None) -> dict[str, str]:
+    return {"kind": kind, "text": value, "value": value, "display": display or value}
 
 
 @pytest.fixture(scope="module")
@@ -184,6 +194,9 @@ def scenario(runtime: Runtime) -> dict[str, Handoff]:
         [
             ("bot", "您好，这里是12345热线。"),
             ("caller", "我家水压很低，洗澡都不行"),
+            ("answer", "water-low-pressure"),
+            ("bot", "水压低时请先检查总阀是否全开。"),
+            ("caller", "检查过了，还是不行，我要找人工"),
             ("bot", "请问您的地址是？"),
         ],
         "routine",
@@ -191,12 +204,12 @@ def scenario(runtime: Runtime) -> dict[str, Handoff]:
         age_s=240,
         request_type="fault",
         confidence=0.81,
-        details={
-            "address": "朝阳区建国路88号3栋2单元501室",
-            "phone": "13912345678",
-            "id_number": "110105199001011234",
+        details={  # shaped like nlu.Details: each item {kind, text, value, display}
+            "places": [extracted("address", "朝阳区建国路88号3栋2单元501室")],
+            "phones": [extracted("mobile", "13912345678")],
+            "ids": [extracted("id_card", "110105199001011234", display="1101**********1234")],
         },
-        answers_tried=["停水通知会在供水公司网站公布。"],
+        answers_tried=["water-low-pressure"],
     )
     emergency = seed_call(
         store,
@@ -241,7 +254,8 @@ def test_clicking_a_caller_shows_transcript_details_history_and_prefilled_order(
     details = browser.find_element(By.ID, "details").text
     assert "朝阳区建国路88号3栋2单元501室" in details and "13912345678" in details
     assert "110105199001011234" not in details and "1234" in details  # the ID number is masked
-    assert "停水通知" in browser.find_element(By.ID, "answers").text
+    answers = browser.find_element(By.ID, "answers").text
+    assert "水压低时请先检查总阀是否全开" in answers and "water-low-pressure" in answers
     assert "上周小区停水了" not in transcript  # an earlier call is history, not this transcript
     assert "小区停水，已派维修" in browser.find_element(By.ID, "history-orders").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#history-calls li")) == 1
@@ -366,7 +380,8 @@ def test_the_work_order_form_creates_the_order_in_the_database(
     order = runtime.store.get_work_order(orders[0].id)
     assert order.topic == "water" and order.request_type == "fault" and order.urgency == "urgent"
     assert "水压很低" in order.summary and order.caller_number == "13912345678"
-    assert order.details["address"] == "朝阳区建国路88号3栋2单元501室"
+    assert order.details["places"][0]["value"] == "朝阳区建国路88号3栋2单元501室"
+    assert order.details["ids"][0]["value"] == "110105199001011234"  # whole in the record, masked on screen
     assert order.status == "assigned" and any(n.text == "请供水公司上门检查" for n in order.notes)
 
 
@@ -405,3 +420,30 @@ def test_status_buttons_and_the_language_toggle(
     wait_for(
         browser, lambda d: d.find_element(By.CSS_SELECTOR, '[data-i18n="queue"]').text == "Queue", "English"
     )
+
+
+def test_the_calls_recordings_play_in_the_browser(
+    browser: WebDriver, base_url: str, agent_token: str, runtime: Runtime
+) -> None:
+    import numpy as np
+
+    from pipeline.recording import WavRecorder, call_recording_dir
+    from pipeline.retention import recordings_dir
+
+    handoff = seed_call(runtime.store, "13500004444", [("caller", "停电了")], "routine", "power")
+    folder = call_recording_dir(recordings_dir(runtime.settings), handoff.call_id)
+    for track, seconds in (("caller", 1.5), ("bot", 2.5)):
+        rec = WavRecorder(folder / f"{track}.wav", 8000, "pcm16")
+        tone = 0.2 * np.sin(2 * np.pi * 440 * np.arange(int(seconds * 8000)) / 8000)
+        rec.write((tone * 32767).astype("<i2").tobytes())
+        rec.close()
+    runtime.store.update_call(
+        handoff.call_id, caller_audio_path=str(folder / "caller.wav"), bot_audio_path=str(folder / "bot.wav")
+    )
+    sign_in(browser, base_url, agent_token)
+    click(browser, lambda d: item(d, handoff.id), "the caller with recordings")
+    for track, seconds in (("caller", 1.5), ("bot", 2.5)):
+        slot = f'.rec[data-track="{track}"]'
+        click(browser, lambda d: d.find_element(By.CSS_SELECTOR, slot + " button"), track)  # noqa: B023
+        duration = wait_for(browser, lambda d: d.execute_script(LOADED_DURATION, slot + " audio"), track)  # noqa: B023
+        assert duration == pytest.approx(seconds, abs=0.05)

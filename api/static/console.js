@@ -367,7 +367,7 @@ function renderDetail(d, opts) {
 
   renderDetails(d.details || {});
   const answers = (d.answers_tried || []).map((a) =>
-    el("li", {}, typeof a === "string" ? a : a.answer || a.text || a.title || JSON.stringify(a)));
+    el("li", {}, a.answer, a.kb_entry_id ? el("span", { class: "kb" }, a.kb_entry_id) : null));
   $("answers").replaceChildren(...answers);
   $("answers-empty").hidden = answers.length > 0;
   renderHistory(d.history);
@@ -398,9 +398,15 @@ function renderDetails(details) {
   const rows = [];
   for (const [key, value] of Object.entries(details)) {
     if (value === null || value === undefined || (Array.isArray(value) && !value.length) || value === "") continue;
+    const one = (v) => {
+      if (v === null || typeof v !== "object") return String(v);
+      // The classifier's Extracted: {kind, text, value, display}; display is what an agent should see.
+      const shown = v.display || v.text || v.value || Object.values(v).join(" ");
+      return v.kind && v.kind !== key ? `${shown} (${detailKey(v.kind)})` : shown;
+    };
     const text = Array.isArray(value)
-      ? value.map((v) => (typeof v === "object" ? Object.values(v).join(" ") : String(v))).join("; ")
-      : typeof value === "object" ? Object.entries(value).map(([a, b]) => `${a}: ${b}`).join("; ") : String(value);
+      ? value.map(one).join("; ")
+      : typeof value === "object" ? one(value) : String(value);
     rows.push(el("div", { dataset: { key } }, el("dt", {}, detailKey(key)), el("dd", {}, text)));
   }
   $("details").replaceChildren(...rows);
