@@ -1,8 +1,10 @@
-"""The agents' REST API over a temporary SQLite database, seeded through the Store (not the caller
-path): authentication, roles, the queue, handoff detail, accept/resolve, work orders, history."""
+"""The agents' REST API over a temporary SQLite database and a real PostgreSQL (when one is reachable;
+CI requires it), seeded through the Store (not the caller path): authentication, roles, the queue,
+handoff detail, accept/resolve, work orders, caller history."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -12,11 +14,37 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, make_url, text
 
-from pipeline.db import Handoff, utcnow
+from pipeline.db import Base, Handoff, utcnow
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from pipeline.store import Store
+
+PG_URL = os.environ.get("TRIAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of our own on the PostgreSQL server, so other test modules' tables are never touched."""
+    try:
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as e:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI expects PostgreSQL at {PG_URL}: {e}")
+        pytest.skip(f"no PostgreSQL at {PG_URL} (set TRIAGE_TEST_POSTGRES_URL)")
+    name = f"triage_agents_test_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
 
 
 @dataclass
@@ -66,11 +94,19 @@ def seed_handoff(
     return handoff
 
 
-@pytest.fixture()
-def world(tmp_path: Path) -> Iterator[World]:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     import serve
 
-    runtime = Runtime.start(Settings(data_dir=tmp_path), load_models=False)
+    settings = Settings(data_dir=tmp_path)
+    if request.param == "sqlite":
+        runtime = Runtime.start(settings, load_models=False)
+    else:
+        url = request.getfixturevalue("postgres_url")
+        engine = create_engine(url)
+        Base.metadata.drop_all(engine)
+        engine.dispose()
+        runtime = Runtime(settings, Store(url))
     store = runtime.store
     tokens, ids = {}, {}
     for who, role, topics, langs in (
