@@ -3,3 +3,7 @@
 # Each step skips itself when its output is already up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# Knowledge-base index (kb/): encodes the configured KB once; reused while the file and encoder stay the same.
+echo "== knowledge-base index"
+.venv/bin/triage kb index
