@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from pipeline.db import Agent, Call, Decision, Handoff, Utterance, WorkOrder, WorkOrderNote
+from pipeline.routing import WORK_ORDER_TRANSITIONS
 
 Role = Literal["agent", "supervisor"]
 AgentStatus = Literal["available", "busy", "offline"]
@@ -304,6 +305,7 @@ class WorkOrderOut(BaseModel):
     summary: str
     details: dict[str, Any] = Field(description="Extracted details, ID and account numbers masked.")
     status: WorkOrderStatus
+    next_statuses: list[WorkOrderStatus] = Field(description="Where the workflow lets this order go next.")
     assigned_to: str | None = Field(description="The id of the agent the order is assigned to.")
     assigned_to_name: str | None = None
     created_at: datetime | None
@@ -322,6 +324,7 @@ class WorkOrderOut(BaseModel):
             summary=o.summary,
             details=mask_details(dict(o.details or {})),
             status=o.status,
+            next_statuses=sorted(WORK_ORDER_TRANSITIONS.get(o.status, ())),
             assigned_to=o.assigned_to,
             assigned_to_name=(names or {}).get(o.assigned_to or ""),
             created_at=aware(o.created_at),

@@ -10,6 +10,7 @@ Server -> client JSON messages (the client may send ``{"type": "ping"}`` and get
 - ``transcript``: ``{call_id, handoff_id, utterance: {seq, speaker, text, language}}`` for each
   new line of a call whose handoff the agent may see: the transcript grows live while the caller waits.
 - ``call.ended``: ``{call_id, handoff_id, reason}``.
+- ``workorder.changed``: ``{work_order_id}``: re-read GET /v1/workorders.
 
 A bad or missing token gets an ``error`` message, then the socket closes with code 4401.
 Messages the agent may not see are never sent. On reconnect, ``hello`` re-syncs everything.
@@ -64,6 +65,9 @@ class AgentRelay:
                 event = self._handoff(agent, message.topic, data)
                 if event:
                     out.append(event)
+            elif message.topic in ("workorder.created", "workorder.updated"):
+                # Only the id: the console re-reads its list, which the REST API filters by role.
+                out.append({"type": "workorder.changed", "work_order_id": data.get("work_order_id")})
             elif message.topic == "call.ended":
                 out.append(
                     {

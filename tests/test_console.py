@@ -384,6 +384,19 @@ def test_the_work_order_form_creates_the_order_in_the_database(
     assert order.details["ids"][0]["value"] == "110105199001011234"  # whole in the record, masked on screen
     assert order.status == "assigned" and any(n.text == "请供水公司上门检查" for n in order.notes)
 
+    # The order is on the agent's own list; they move it on with a note.
+    from selenium.webdriver.support.ui import Select
+
+    mine = f'#orders-list [data-id="{order.id}"]'
+    click(browser, lambda d: d.find_element(By.CSS_SELECTOR, mine), "the order in My work orders")
+    editor = wait_for(browser, lambda d: d.find_element(By.CSS_SELECTOR, mine + " form"), "the order editor")
+    Select(editor.find_element(By.CSS_SELECTOR, "select")).select_by_value("in_progress")
+    editor.find_element(By.CSS_SELECTOR, "textarea").send_keys("已转供水公司，明早上门")
+    editor.find_element(By.CSS_SELECTOR, "button").click()
+    wait_for(browser, lambda d: runtime.store.get_work_order(order.id).status == "in_progress", "in progress")
+    assert runtime.store.get_work_order(order.id).notes[-1].text == "已转供水公司，明早上门"
+    wait_for(browser, lambda d: "In progress" in d.find_element(By.CSS_SELECTOR, mine).text, "the new status")
+
 
 def test_status_buttons_and_the_language_toggle(
     browser: WebDriver,

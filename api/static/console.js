@@ -113,6 +113,7 @@ function setLang(lang) {
   renderQueue();
   if (state.detail) renderDetail(state.detail, { keepForm: true });
   renderMe();
+  renderMyOrders();
 }
 
 // --- sign in -------------------------------------------------------------------------------------
@@ -161,6 +162,7 @@ async function signIn(token) {
   }
   fillSelects();
   applyQueue(await api("GET", "/v1/agents/queue"));
+  loadOrders();
   connect();
 }
 
@@ -217,6 +219,9 @@ function onStream(msg) {
       break;
     case "transcript":
       if (state.detail && msg.call_id === state.detail.call_id) appendLine(msg.utterance);
+      break;
+    case "workorder.changed":
+      loadOrders();
       break;
     case "call.ended":
       if (state.detail && msg.call_id === state.detail.call_id) refreshDetail();
@@ -471,6 +476,57 @@ async function loadAudio(slot, url, button) {
   }
 }
 
+// --- my work orders ------------------------------------------------------------------------------
+async function loadOrders() {
+  try {
+    state.orders = await api("GET", "/v1/workorders?limit=30");
+  } catch (e) {
+    return;
+  }
+  renderMyOrders();
+}
+
+function renderMyOrders() {
+  const orders = (state.orders || []).filter((o) => o.status !== "resolved" || state.openOrder === o.id);
+  $("orders-list").replaceChildren(...orders.map((o) => {
+    const li = orderItem(o);
+    li.classList.add("order");
+    li.tabIndex = 0;
+    li.addEventListener("click", (ev) => {
+      if (ev.target.closest("form")) return;
+      state.openOrder = state.openOrder === o.id ? null : o.id;
+      renderMyOrders();
+    });
+    if (state.openOrder === o.id) li.append(orderEditor(o));
+    return li;
+  }));
+  $("orders-empty").hidden = orders.length > 0;
+  $("orders-count").textContent = String(orders.length);
+}
+
+function orderEditor(o) {
+  const select = el("select", { class: "wo-status" },
+    el("option", { value: "" }, t("keep_status")),
+    ...o.next_statuses.map((s) => el("option", { value: s }, statusLabel(s))));
+  const note = el("textarea", { class: "wo-note", rows: "2", placeholder: t("note") });
+  const form = el("form", { class: "order-edit" }, select, note,
+    el("button", { type: "submit", class: "primary" }, t("save")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const body = { note: note.value.trim() };
+    if (select.value) body.status = select.value;
+    try {
+      await api("PATCH", `/v1/workorders/${encodeURIComponent(o.id)}`, body);
+      toast(t("order_saved"), "ok");
+      state.openOrder = null;
+      await loadOrders();
+    } catch (e) {
+      toast(e.message, "alert");
+    }
+  });
+  return form;
+}
+
 // --- actions ------------------------------------------------------------------------------------
 async function accept() {
   if (!state.detail) return;
@@ -565,6 +621,7 @@ async function createOrder(ev) {
     toast(`${t("wo_created")} #${order.id.slice(0, 6)}`, "ok");
     $("wo-note").value = "";
     await refreshDetail();
+    await loadOrders();
   } catch (e) {
     toast(e.message, "alert");
   } finally {

@@ -105,6 +105,11 @@ const I18N = {
     k_estate: "Estate",
     rating: "Rating",
     no_topic: "Unclassified",
+    my_orders: "My work orders",
+    keep_status: "Keep status",
+    note: "Note",
+    save: "Save",
+    order_saved: "Work order updated",
   },
   zh: {
     app_title: "热线分诊 · 坐席工作台",
@@ -208,5 +213,10 @@ const I18N = {
     k_estate: "小区",
     rating: "评价",
     no_topic: "未分类",
+    my_orders: "我的工单",
+    keep_status: "状态不变",
+    note: "备注",
+    save: "保存",
+    order_saved: "工单已更新",
   },
 };
