@@ -67,6 +67,19 @@ def register(groups: CommandGroups) -> None:
             f"the knowledge base now holds {len(base)}"
         )
 
+    @kb_app.command("index")
+    def kb_index(kb: KbOpt = None, encoder: EncoderOpt = None) -> None:
+        """Build (or check) the persisted index the service loads at start-up."""
+        from pipeline.settings import get_settings
+
+        t0 = time.perf_counter()
+        base = _open(kb, encoder)
+        index_dir = get_settings().resolved_kb_index_dir()
+        typer.echo(
+            f"knowledge base: {len(base)} entries, encoder {base.encoder.name}, index {index_dir} "
+            f"({time.perf_counter() - t0:.1f} s); answer threshold {base.threshold:.3f}"
+        )
+
     @kb_app.command("export")
     def kb_export(
         out: Annotated[Path, typer.Argument(help="File to write; the suffix picks the format.")],

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.confidence import FEATURES, SCALE_FREE, Calibration, candidate_features, fit_calibration
+from kb.confidence import FEATURES, SCALE_FREE, Calibration, fit_calibration
 from kb.entry import KbEntry, detect_lang
 from kb.knowledge_base import KnowledgeBase
 
@@ -230,8 +230,7 @@ def calibrate(
     feats: dict[str, list[float]] = {f: [] for f in FEATURES}
     labels: list[int] = []
     for lab, f in per_query:
-        g = candidate_features(f["cos"], 0.0, 1.0, f["lex"], lex_weight)
-        g["z"] = f["z"]
+        g = dict(f)
         g["mix"] = f["z"] + lex_weight * f["lex"]
         g["margin_mix"] = _margins(g["mix"])
         for name in FEATURES:

@@ -82,10 +82,17 @@ def save_calibration(cal: Calibration, path: Path) -> None:
 
 
 def candidate_features(
-    cos: np.ndarray, cohort_mean: float, cohort_std: float, lex: np.ndarray, lex_weight: float
+    cos: np.ndarray, cohort: np.ndarray, lex: np.ndarray, lex_weight: float
 ) -> dict[str, np.ndarray]:
-    """Features of each candidate of one query (cos: dense cosine, lex: share of BM25 weight matched)."""
-    z = (cos - cohort_mean) / max(cohort_std, 1e-3)
+    """Features of each candidate of one query.
+
+    cos: dense cosine; cohort: the query's cosines to the cohort sentences; lex: share of the
+    query's BM25 weight matched. ``gap`` says how much closer the candidate is than the closest
+    unrelated cohort sentence: off-topic queries often sit nearer one of those than any entry.
+    """
+    sd = max(float(cohort.std()), 1e-3)
+    z = (cos - float(cohort.mean())) / sd
+    gap = (cos - float(cohort.max())) / sd
     mix = z + lex_weight * lex
     if len(mix) > 1:
         order = np.argsort(-mix)
@@ -94,7 +101,7 @@ def candidate_features(
         margin = mix - others_best
     else:
         margin = np.full_like(mix, 3.0)  # a lone candidate: no competitor to be confused with
-    return {"cos": cos, "z": z, "lex": lex, "mix": mix, "margin_mix": margin}
+    return {"cos": cos, "z": z, "lex": lex, "mix": mix, "margin_mix": margin, "gap": gap}
 
 
 def fit_calibration(

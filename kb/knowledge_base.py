@@ -340,10 +340,7 @@ class KnowledgeBase:
         l_rank[l_top] = np.arange(1, len(l_top) + 1)
         cohort = self._cohort @ qv
         cos = np.where(np.isfinite(dense[cand]), dense[cand], -1.0).astype(np.float64)
-        feats = candidate_features(
-            cos, float(cohort.mean()), float(cohort.std()), lex[cand].astype(np.float64),
-            self.calibration.lex_weight,
-        )  # fmt: skip
+        feats = candidate_features(cos, cohort, lex[cand].astype(np.float64), self.calibration.lex_weight)
         return _Candidates(cand, feats, sims, d_rank[cand], l_rank[cand])
 
     def _search_locked(

@@ -32,14 +32,24 @@ def test_jsonl_accepts_the_simple_forms_the_issue_names() -> None:
         json.dumps(r, ensure_ascii=False)
         for r in [
             {"id": "a", "question": "停车费怎么交", "answer": "请到停车场收费处缴纳。", "topic": "roads"},
-            {"id": "b", "question": ["How do I pay parking", "parking fee"], "answer": "Pay at the booth.",
-             "lang": "en", "tags": ["parking"], "request_type": "inquiry"},
+            {
+                "id": "b",
+                "question": ["How do I pay parking", "parking fee"],
+                "answer": "Pay at the booth.",
+                "lang": "en",
+                "tags": ["parking"],
+                "request_type": "inquiry",
+            },
             {"id": "c", "question": {"zh": "你好"}, "answer": {"zh": "您好。", "en": "Hello."}},
         ]
-    )  # fmt: skip
+    )
     a, b, c = parse_entries(text, "jsonl")
     assert a.questions == ("停车费怎么交",) and a.answers == {"zh": "请到停车场收费处缴纳。"}
-    assert b.questions == ("How do I pay parking", "parking fee") and b.langs == ("en",) and b.tags == ("parking",)
+    assert (
+        b.questions == ("How do I pay parking", "parking fee")
+        and b.langs == ("en",)
+        and b.tags == ("parking",)
+    )
     assert c.answer("en") == ("Hello.", "en")
     assert c.answer("zh") == ("您好。", "zh")
     assert a.answer("en") == ("请到停车场收费处缴纳。", "zh")  # no English text: says which language it gave
@@ -48,20 +58,38 @@ def test_jsonl_accepts_the_simple_forms_the_issue_names() -> None:
 @pytest.mark.parametrize(
     ("fmt", "text", "line", "words"),
     [
-        ("jsonl", '{"id": "a", "question": "q", "answer": "x"}\n\n{"id": "b", "question": "q", answer}\n', 3,
-         "not valid JSON"),
+        (
+            "jsonl",
+            '{"id": "a", "question": "q", "answer": "x"}\n\n{"id": "b", "question": "q", answer}\n',
+            3,
+            "not valid JSON",
+        ),
         ("jsonl", '{"id": "a", "question": "q", "answer": "x"}\n{"id": "b", "question": "q"}\n', 2, "answer"),
-        ("jsonl", '{"id": "a", "question": "q", "answer": "x"}\n{"id": "a", "question": "r", "answer": "y"}\n', 2,
-         "duplicate id 'a' (first on line 1)"),
+        (
+            "jsonl",
+            '{"id": "a", "question": "q", "answer": "x"}\n{"id": "a", "question": "r", "answer": "y"}\n',
+            2,
+            "duplicate id 'a' (first on line 1)",
+        ),
         ("jsonl", '{"id": "a", "question": "q", "answer": "x", "topic": "weather"}\n', 1, "unknown topic"),
-        ("jsonl", '{"id": "a", "question": "q", "answer": "x", "colour": "red"}\n', 1, "unknown field(s) colour"),
+        (
+            "jsonl",
+            '{"id": "a", "question": "q", "answer": "x", "colour": "red"}\n',
+            1,
+            "unknown field(s) colour",
+        ),
         ("csv", "id,question,answer_zh,answer_en\na,q1,甲,A\nb,,乙,B\n", 3, "question"),
         ("csv", "id,question,answer_en\na,q1,A,extra\n", 2, "more cells than header"),
         ("csv", "name,answer\na,A\n", 1, "header needs columns id, question"),
-        ("yaml", "entries:\n- id: a\n  question: q\n  answer: x\n- question: q2\n  answer: y\n", 5, "missing 'id'"),
+        (
+            "yaml",
+            "entries:\n- id: a\n  question: q\n  answer: x\n- question: q2\n  answer: y\n",
+            5,
+            "missing 'id'",
+        ),
         ("yaml", "entries:\n- id: a\n  question: [q\n  answer: x\n", 4, "not valid YAML"),
     ],
-)  # fmt: skip
+)
 def test_malformed_files_are_rejected_naming_the_line(fmt: str, text: str, line: int, words: str) -> None:
     with pytest.raises(KbFormatError) as err:
         parse_entries(text, fmt, f"bad.{fmt}")

@@ -45,7 +45,9 @@ def test_paraphrases_in_both_languages_find_their_entry(kb: KnowledgeBase, query
         ("暖气片一点都不热", "en", "heating-not-warm"),
     ],
 )
-def test_answer_comes_in_the_callers_language(kb: KnowledgeBase, query: str, lang: str, entry_id: str) -> None:
+def test_answer_comes_in_the_callers_language(
+    kb: KnowledgeBase, query: str, lang: str, entry_id: str
+) -> None:
     answer = kb.answer(query, lang=lang)
     assert answer is not None and answer.entry_id == entry_id
     assert answer.lang == lang
@@ -68,9 +70,15 @@ def test_cross_lingual_retrieval_when_questions_exist_in_one_language_only() -> 
 
 @pytest.mark.parametrize(
     "query",
-    ["蓝色的香蕉在天上唱歌", "asdf qwerty zxcv", "what is the capital of Peru", "帮我推荐一部好看的电影",
-     "um so yeah like whatever", "how many moons does jupiter have"],
-)  # fmt: skip
+    [
+        "蓝色的香蕉在天上唱歌",
+        "asdf qwerty zxcv",
+        "what is the capital of Peru",
+        "帮我推荐一部好看的电影",
+        "um so yeah like whatever",
+        "how many moons does jupiter have",
+    ],
+)
 def test_nonsense_and_off_topic_stay_below_the_threshold(kb: KnowledgeBase, query: str) -> None:
     hits = kb.search(query, k=1)
     assert not hits or hits[0].confidence < kb.threshold
@@ -92,7 +100,8 @@ def test_topic_filter_keeps_to_the_classifiers_topic(kb: KnowledgeBase) -> None:
 
 def test_single_language_entry_answers_in_the_language_it_has(kb: KnowledgeBase) -> None:
     small = KnowledgeBase.from_entries(
-        [KbEntry(id="zh-only", questions=("图书馆几点开门",), answers={"zh": "图书馆早上九点开门。"})], kb.encoder
+        [KbEntry(id="zh-only", questions=("图书馆几点开门",), answers={"zh": "图书馆早上九点开门。"})],
+        kb.encoder,
     )
     hit = small.search("when does the library open", lang="en", k=1)[0]
     assert hit.entry_id == "zh-only" and hit.answer_lang == "zh"

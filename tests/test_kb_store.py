@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from kb import KbEntry, KnowledgeBase, load_entries, save_entries
 from kb.knowledge_base import default_kb_path
-from models.encoders import load_encoder
+from models.encoders import SentenceEncoder, load_encoder
 
 LIBRARY = KbEntry(
     id="library-hours",
     questions=("市图书馆周末开门吗", "Is the city library open at weekends"),
-    answers={"zh": "市图书馆周六和周日上午九点到下午五点开放。", "en": "The city library opens on Saturday and Sunday "
-             "from nine in the morning to five in the afternoon."},
+    answers={
+        "zh": "市图书馆周六和周日上午九点到下午五点开放。",
+        "en": "The city library opens on Saturday and Sunday "
+        "from nine in the morning to five in the afternoon.",
+    },
     topic="other",
-)  # fmt: skip
+)
 
 
 @pytest.fixture()
@@ -85,12 +89,12 @@ def test_snapshot_is_reused_not_re_encoded(source: Path, tmp_path: Path) -> None
 class _CountingEncoder:
     """The real encoder, counting how many passages it was asked to encode."""
 
-    def __init__(self, inner) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, inner: SentenceEncoder) -> None:
         self._inner, self.name, self.dim, self.passages = inner, inner.name, inner.dim, 0
 
-    def encode_queries(self, texts: list[str]):  # type: ignore[no-untyped-def]
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._inner.encode_queries(texts)
 
-    def encode_passages(self, texts: list[str]):  # type: ignore[no-untyped-def]
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
         self.passages += len(texts)
         return self._inner.encode_passages(texts)
