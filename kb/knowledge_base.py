@@ -200,9 +200,11 @@ class KnowledgeBase:
         with self._lock:
             return self._search_locked(qv, tokens, want, normalise_topic(topic), k)
 
-    def answer(self, query: str, lang: str, topic: str | None = None) -> KbAnswer | None:
-        """The answer to speak in ``lang``, or None when no entry is confident enough."""
-        hits = self.search(query, lang=lang, topic=topic, k=1)
+    def answer(
+        self, query: str, lang: str, topic: str | None = None, query_vector: np.ndarray | None = None
+    ) -> KbAnswer | None:
+        """The answer to speak in ``lang``, or None when no entry is confident enough (hand over)."""
+        hits = self.search(query, lang=lang, topic=topic, k=1, query_vector=query_vector)
         if not hits or hits[0].confidence < self.threshold:
             return None
         h = hits[0]

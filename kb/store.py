@@ -101,7 +101,7 @@ class KbStore:
 
     # --- journal ----------------------------------------------------------------------------
     def append(self, op: str, entry: KbEntry | None, entry_id: str, vectors: dict[str, np.ndarray]) -> None:
-        """Append one edit; the caller has already applied the lines read by ``read_new``."""
+        """Append one edit the caller has already applied in memory."""
         record: dict = {"op": op, "id": entry_id}
         if entry is not None:
             record["entry"] = entry.to_record()
@@ -112,9 +112,12 @@ class KbStore:
         with open(self.journal_path, "a", encoding="utf-8") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
+                before = os.fstat(f.fileno()).st_size
                 f.write(line)
                 f.flush()
-                self._offset = f.tell()
+                if before == self._offset:  # nobody else wrote since our last read: skip our own line
+                    self._offset = os.fstat(f.fileno()).st_size
+                # else the next read_new applies the others' lines and re-applies ours (idempotent)
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 

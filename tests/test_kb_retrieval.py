@@ -105,3 +105,12 @@ def test_single_language_entry_answers_in_the_language_it_has(kb: KnowledgeBase)
     )
     hit = small.search("when does the library open", lang="en", k=1)[0]
     assert hit.entry_id == "zh-only" and hit.answer_lang == "zh"
+
+
+def test_works_with_the_other_packaged_encoder() -> None:
+    """e5-small (384 dimensions, its own calibration) in place of the default encoder."""
+    e5 = KnowledgeBase.from_file(None, "e5-small")
+    assert e5.encoder.dim != 512 and e5.calibration.encoder == "e5-small"
+    hit = e5.search("我的社保卡找不到了，怎么办", lang="en", k=1)[0]
+    assert hit.entry_id == "social-security-card-lost" and hit.answer_lang == "en"
+    assert e5.answer("what is the capital of Peru", lang="en") is None

@@ -63,6 +63,13 @@ def test_another_process_sees_edits_without_restarting(source: Path, tmp_path: P
     assert hits[0].entry_id == "library-hours"
     service.delete("library-hours")
     assert importer.get("library-hours") is None
+    # interleaved writers: each sees the other's edit and keeps its own
+    importer.upsert(LIBRARY)
+    pool = KbEntry(id="pool", questions=("游泳馆几点开门",), answers={"zh": "早上七点。", "en": "At seven."})
+    service.upsert(pool)
+    assert {"library-hours", "pool"} <= {e.id for e in service.entries()}
+    assert {"library-hours", "pool"} <= {e.id for e in importer.entries()}
+    assert len(service) == len(importer) == 14
 
 
 def test_stale_index_is_rebuilt_when_the_source_or_encoder_changes(source: Path, tmp_path: Path) -> None:
