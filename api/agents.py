@@ -10,11 +10,11 @@ import importlib.util
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import yaml
 from fastapi import APIRouter, HTTPException
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import select
 
 from api.agent_models import (
     AgentCreate,
@@ -36,7 +36,7 @@ from api.agent_models import (
 )
 from api.auth import BusDep, CurrentAgent, StoreDep, Supervisor, check_may_see, is_supervisor
 from api.callers import history_out
-from pipeline.db import Agent, Call, Handoff, WorkOrder, utcnow
+from pipeline.db import Agent, Call, Handoff, WorkOrder
 from pipeline.store import Store
 
 router = APIRouter(prefix="/v1/agents", tags=["agents"])
@@ -158,21 +158,6 @@ def answers_tried(tried: list[Any], call: Call) -> list[AnswerTried]:
     return out
 
 
-def claim(store: Store, handoff_id: str, agent_id: str) -> bool:
-    """Waiting -> accepted in one conditional UPDATE, so two agents clicking at once cannot both win."""
-    with store.session() as s:
-        result = s.execute(
-            update(Handoff)
-            .where(Handoff.id == handoff_id, Handoff.status == "waiting")
-            .values(status="accepted", agent_id=agent_id, accepted_at=utcnow())
-        )
-        won = cast(CursorResult[Any], result).rowcount
-        if won:
-            s.execute(update(Agent).where(Agent.id == agent_id).values(status="busy"))
-        s.commit()
-        return bool(won)
-
-
 # --- me ------------------------------------------------------------------------------------------
 @router.get("/me", summary="The signed-in agent")
 def me(agent: CurrentAgent) -> AgentOut:
@@ -220,10 +205,14 @@ def get_handoff(handoff_id: str, agent: CurrentAgent, store: StoreDep) -> Handof
 def accept(handoff_id: str, agent: CurrentAgent, store: StoreDep, bus: BusDep) -> HandoffSummary:
     """Marks the handoff accepted by you and sets you busy. Exactly one of several agents
     accepting at once wins; the others get 409."""
-    handoff = store.get_handoff(handoff_id)
-    check_may_see(agent, handoff)
-    if handoff.status == "waiting" and claim(store, handoff_id, agent.id):
-        handoff = store.get_handoff(handoff_id)
+    waiting = store.get_handoff(handoff_id)
+    if waiting.status == "waiting":  # once taken, every agent is told so (409), not forbidden
+        check_may_see(agent, waiting)
+    try:
+        handoff = store.accept_handoff(handoff_id, agent.id)
+    except ValueError:
+        pass
+    else:
         bus.publish(
             "handoff.updated",
             handoff_id=handoff.id,

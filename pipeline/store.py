@@ -10,9 +10,9 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.db import (
@@ -181,17 +181,24 @@ class Store:
         return [rows[i.id] for i in items]
 
     def accept_handoff(self, handoff_id: str, agent_id: str) -> Handoff:
+        """Waiting -> accepted in one conditional UPDATE, so of several agents accepting at once
+        exactly one wins; the others get a ValueError naming the handoff's current status."""
         with self.session() as s:
-            handoff = self._get(s, Handoff, handoff_id)
-            agent = self._get(s, Agent, agent_id)
-            if handoff.status != "waiting":
-                raise ValueError(
-                    f"Handoff {handoff_id} is {handoff.status}, not waiting; it cannot be accepted."
-                )
-            handoff.status, handoff.agent_id, handoff.accepted_at = "accepted", agent.id, utcnow()
-            agent.status = "busy"
+            self._get(s, Handoff, handoff_id)
+            self._get(s, Agent, agent_id)
+            result = s.execute(
+                update(Handoff)
+                .where(Handoff.id == handoff_id, Handoff.status == "waiting")
+                .values(status="accepted", agent_id=agent_id, accepted_at=utcnow())
+            )
+            won = cast(CursorResult[Any], result).rowcount
+            if won:
+                s.execute(update(Agent).where(Agent.id == agent_id).values(status="busy"))
             s.commit()
-            return handoff
+        handoff = self.get_handoff(handoff_id)
+        if not won:
+            raise ValueError(f"Handoff {handoff_id} is {handoff.status}, not waiting; it cannot be accepted.")
+        return handoff
 
     def resolve_handoff(self, handoff_id: str, agent_id: str, resolution: str) -> Handoff:
         with self.session() as s:
