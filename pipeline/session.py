@@ -238,7 +238,7 @@ class CallSession:
     async def _handle_turn(self, final: FinalTranscript) -> None:
         language = "zh" if final.language.startswith("zh") else "en"
         self.language = language
-        await self._work(
+        utterance = await self._work(
             self.s.store.add_utterance,
             self.call_id,
             "caller",
@@ -266,6 +266,7 @@ class CallSession:
                 speaker="caller",
                 text=final.text,
                 language=language,
+                seq=utterance.seq,
             )
             return
         if self._awaiting_rating:
@@ -439,7 +440,7 @@ class CallSession:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._speech
         self._last_bot_text = text
-        await self._work(self.s.store.add_utterance, self.call_id, "bot", text, self.language)
+        said = await self._work(self.s.store.add_utterance, self.call_id, "bot", text, self.language)
         await self._send_json({"type": "bot_text", "text": text, "language": self.language})
         if self.handoff_id:
             self.s.bus.publish(
@@ -448,11 +449,23 @@ class CallSession:
                 call_id=self.call_id,
                 speaker="bot",
                 text=text,
+                language=self.language,
+                seq=said.seq,
             )
         self._speech = asyncio.create_task(self._stream_speech(text, self.language))
 
     async def _stream_speech(self, text: str, language: str) -> None:
         chunks: Iterator[bytes] = await self._work(self.voice.speak, text, language)
+        try:
+            await self._play(chunks)
+        finally:
+            # On barge-in this task is cancelled: stop synthesising the rest, in the thread that owns it.
+            close = getattr(chunks, "close", None)
+            if close is not None and not self.ended:
+                self._work_pool.submit(close)
+        self._last_activity = time.monotonic()
+
+    async def _play(self, chunks: Iterator[bytes]) -> None:
         rate = self.voice.sample_rate
         bytes_per_sample = 2 if self.voice.encoding == "pcm16" else 1
         first = True
@@ -468,7 +481,6 @@ class CallSession:
             if self._bot_rec:
                 self._bot_rec.write(chunk)
             await self._send_audio(chunk)
-        self._last_activity = time.monotonic()
 
     async def _silence_watch(self) -> None:
         while not self.ended:

@@ -44,5 +44,11 @@ class SynthVoice:
 
     def speak(self, text: str, language: str) -> Iterator[bytes]:
         if text in self._prompt_texts:
-            return iter([self.synth.cached(text, language, self.format).audio])
-        return (chunk.audio for chunk in self.synth.stream(text, language, self.format))
+            yield self.synth.cached(text, language, self.format).audio
+            return
+        stream = self.synth.stream(text, language, self.format)
+        try:
+            for chunk in stream:
+                yield chunk.audio
+        finally:
+            stream.close()  # cancels the sentences not yet synthesised (barge-in)
