@@ -218,7 +218,7 @@ def _bench(n_entries: int, n_queries: int, encoder: str | None, json_out: Path |
 
     import numpy as np
 
-    from kb import KnowledgeBase, save_entries
+    from kb import KnowledgeBase, load_entries, save_entries
     from kb.synthetic import synthetic_entries
     from pipeline.settings import get_settings
 
@@ -226,7 +226,7 @@ def _bench(n_entries: int, n_queries: int, encoder: str | None, json_out: Path |
     index_dir = s.resolved_kb_index_dir()
     source = index_dir / "bench" / f"synthetic-{n_entries}.jsonl"
     entries = synthetic_entries(n_entries)
-    if not source.is_file():
+    if not source.is_file() or load_entries(source) != entries:
         source.parent.mkdir(parents=True, exist_ok=True)
         save_entries(entries, source)
     t0 = time.perf_counter()

@@ -6,6 +6,7 @@ classifier's topic can filter the knowledge base; a few longer spellings are acc
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -90,6 +91,26 @@ def normalise_request_type(value: str | None) -> str | None:
     if rtype not in known_request_types():
         raise KbEntryError(f"unknown request_type {value!r}: use one of {', '.join(known_request_types())}")
     return rtype
+
+
+log = logging.getLogger(__name__)
+
+
+def lang_or_detect(lang: str | None, query: str) -> str:
+    """A language a caller may use; anything else (an ASR guess like 'ja') falls back to the text's."""
+    try:
+        return normalise_lang(lang) if lang else detect_lang(query)
+    except KbEntryError:
+        return detect_lang(query)
+
+
+def topic_or_none(topic: str | None) -> str | None:
+    """A known topic id; an unknown one (a newer classifier, 'out_of_scope') searches every topic."""
+    try:
+        return normalise_topic(topic)
+    except KbEntryError:
+        log.warning("knowledge base: unknown topic %r, searching all topics", topic)
+        return None
 
 
 def now_iso() -> str:

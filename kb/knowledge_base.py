@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from kb.confidence import Calibration, calibration_for, candidate_features
-from kb.entry import KbEntry, detect_lang, normalise_lang, normalise_topic
+from kb.entry import KbEntry, lang_or_detect, topic_or_none
 from kb.formats import load_entries
 from kb.lexical import Bm25Index, tokenize
 from kb.store import KbStore, Snapshot, content_key
@@ -194,11 +194,11 @@ class KnowledgeBase:
     ) -> list[KbHit]:  # fmt: skip
         """Best entries for the query, most confident first; answers in ``lang`` (default: the query's)."""
         self.refresh()
-        want = normalise_lang(lang) if lang else detect_lang(query)
+        want, topic_id = lang_or_detect(lang, query), topic_or_none(topic)
         qv = self.encode_query(query) if query_vector is None else np.asarray(query_vector, np.float32)
         tokens = tokenize(query)
         with self._lock:
-            return self._search_locked(qv, tokens, want, normalise_topic(topic), k)
+            return self._search_locked(qv, tokens, want, topic_id, k)
 
     def answer(
         self, query: str, lang: str, topic: str | None = None, query_vector: np.ndarray | None = None
@@ -378,7 +378,7 @@ class KnowledgeBase:
         qv = self.encode_query(query) if query_vector is None else np.asarray(query_vector, np.float32)
         tokens = tokenize(query)
         with self._lock:
-            found = self._candidates(qv, tokens, normalise_topic(topic))
+            found = self._candidates(qv, tokens, topic_or_none(topic))
             if found is None:
                 return [], {}
             ids = [str(self._slot_ids[int(s)]) for s in found.slots]

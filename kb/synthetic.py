@@ -119,18 +119,17 @@ _TEMPLATES = [
 
 
 def _combos(rng: random.Random) -> Iterator[tuple[str, dict[str, str]]]:
-    """(id, slot values) for every template and place, in a shuffled but seeded order."""
+    """(id, slot values) for every template and the places it names, in a shuffled but seeded order."""
     combos: list[tuple[str, dict[str, str]]] = []
-    for key, *_ in _TEMPLATES:
+    for key, _topic, _rtype, q_zh, *_ in _TEMPLATES:
+        per_estate = "{e}" in q_zh
         for di, (d, d_en) in enumerate(DISTRICTS):
-            for si, (s, s_en) in enumerate(STREETS):
-                for ei, (e, e_en) in enumerate(ESTATES):
-                    for pi, (p, p_en) in enumerate(PHASES):
-                        n = str(1 + (si * 7 + ei + pi) % 99)
+            for si, (s, s_en) in enumerate(STREETS[:1] if per_estate else STREETS):
+                for ei, (e, e_en) in enumerate(ESTATES if per_estate else ESTATES[:1]):
+                    for pi, (p, p_en) in enumerate(PHASES if per_estate else PHASES[:1]):
+                        n = 1 + di * len(STREETS) + si if key == "bus" else 1 + (di * 7 + ei + pi) % 99
                         slots = {"d": d, "d_en": d_en, "s": s, "s_en": s_en, "e": f"{d}{e}{p}",
-                                 "e_en": f"{e_en} {p_en}, {d_en}", "n": n}  # fmt: skip
-                        if key == "bus":
-                            slots["n"] = str(1 + di * len(STREETS) + si)
+                                 "e_en": f"{e_en} {p_en}, {d_en}", "n": str(n)}  # fmt: skip
                         combos.append((f"{key}-{di}-{si}-{ei}-{pi}", slots))
     rng.shuffle(combos)
     yield from combos

@@ -114,3 +114,8 @@ def test_works_with_the_other_packaged_encoder() -> None:
     hit = e5.search("我的社保卡找不到了，怎么办", lang="en", k=1)[0]
     assert hit.entry_id == "social-security-card-lost" and hit.answer_lang == "en"
     assert e5.answer("what is the capital of Peru", lang="en") is None
+
+
+def test_odd_language_or_topic_from_upstream_does_not_break_a_call(kb: KnowledgeBase) -> None:
+    hits = kb.search("我家停电了", lang="ja", topic="out_of_scope", k=3)
+    assert hits and hits[0].entry_id == "power-outage-report" and hits[0].answer_lang == "zh"
