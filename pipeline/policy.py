@@ -25,7 +25,7 @@ class TurnFacts:
     topic: str | None = None
     request_type: str | None = None
     intent: str | None = None
-    """Conversational intent: ask_person, repeat, goodbye, yes, no, or None."""
+    """Conversational intent: ask_human, repeat, goodbye, yes, no, or None."""
     urgency: str = "routine"
     confidence: float = 0.0
     out_of_scope: bool = False
@@ -55,7 +55,7 @@ class PolicyConfig:
     max_silence_prompts: int = 1
     """After this many "are you still there?" prompts, a further silence ends the call politely."""
     person_request_types: frozenset[str] = frozenset({"complaint", "tip_off"})
-    work_order_request_types: frozenset[str] = frozenset({"fault_report", "suggestion"})
+    work_order_request_types: frozenset[str] = frozenset({"fault", "suggestion"})
     """Reports the line records as a work order for a team, with a person confirming details."""
 
 
@@ -74,7 +74,7 @@ def decide(facts: TurnFacts, state: DialogueState, config: PolicyConfig) -> Deci
     if facts.emergency or facts.urgency == "emergency":
         why = facts.emergency_reason or f"classifier urgency emergency ({facts.confidence:.2f})"
         return Decision("handoff", f"emergency: {why}", "emergency", state=replace(state, handed_off=True))
-    if facts.intent == "ask_person":
+    if facts.intent == "ask_human":
         return _handoff(state, facts, "caller asked for a person")
     if facts.intent == "goodbye":
         return Decision("end", "caller said goodbye", facts.urgency, state=state)

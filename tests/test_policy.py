@@ -55,13 +55,13 @@ def test_out_of_scope_clarifies_with_that_reason() -> None:
 
 def test_asking_for_a_person_works_at_any_moment() -> None:
     for state in (START, DialogueState(awaiting_feedback=True), DialogueState(clarifications=1)):
-        assert decide(facts(intent="ask_person"), state, CFG).action == "handoff"
+        assert decide(facts(intent="ask_human"), state, CFG).action == "handoff"
 
 
 def test_complaints_go_to_a_person_and_fault_reports_to_a_work_order() -> None:
     assert decide(facts(request_type="complaint"), START, CFG).action == "handoff"
     assert (
-        decide(facts(request_type="fault_report", topic="roads_streetlights"), START, CFG).action
+        decide(facts(request_type="fault", topic="roads_streetlights"), START, CFG).action
         == "work_order"
     )
 
