@@ -42,7 +42,7 @@ _EN_DIGITS = {
     "eight": "8",
     "nine": "9",
 }
-_ZH_RUN = re.compile("[零〇洞幺一二两三四五六七八九]{5,}")
+_ZH_RUN = re.compile(r"[零〇洞幺一二两三四五六七八九](?:\s*[零〇洞幺一二两三四五六七八九]){4,}")
 _EN_RUN = re.compile(
     r"\b(?:(?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine|double \w+)\s+){4,}"
     r"(?:zero|oh|o|one|two|three|four|five|six|seven|eight|nine)\b",
@@ -52,7 +52,7 @@ _EN_RUN = re.compile(
 
 def normalise_digits(text: str) -> str:
     """Spoken digit runs (五五五一二三四, 'five five five one two') become digits; short numbers stay."""
-    text = _ZH_RUN.sub(lambda m: "".join(_ZH_DIGITS[c] for c in m.group(0)), text)
+    text = _ZH_RUN.sub(lambda m: "".join(_ZH_DIGITS[c] for c in m.group(0) if not c.isspace()), text)
 
     def en(m: re.Match[str]) -> str:
         words = m.group(0).lower().split()

@@ -52,6 +52,10 @@ class EmergencyRules:
             self.cues[kind] = {lang: _cue_regex(list(section.get(lang) or []), lang) for lang in ("zh", "en")}
         fig = config.get("figurative") or {}
         self.figurative = {lang: [str(p).lower() for p in fig.get(lang) or []] for lang in ("zh", "en")}
+        safe = config.get("reassurance") or {}
+        self.reassurance = {lang: [str(p).lower() for p in safe.get(lang) or []] for lang in ("zh", "en")}
+        safe = config.get("reassurance") or {}
+        self.reassurance = {lang: [str(p).lower() for p in safe.get(lang) or []] for lang in ("zh", "en")}
 
     @classmethod
     def load(cls, path: Path | None = None) -> EmergencyRules:
@@ -77,15 +81,16 @@ class EmergencyRules:
                         seen.add((m.start(), m.end()))
                         reason = self._suppression(low, m.start(), m.end(), lang)
                         hits.append(RuleHit(rule.name, text[m.start() : m.end()], m.start(), reason))
-        # Figurative distress with no rule hit (我快急死了, "this is killing me") is recorded too,
-        # so the model alone needs the strict bar to flag it.
-        for lang in ("zh", "en"):
-            for phrase in self.figurative[lang]:
-                i = low.find(phrase)
-                if i >= 0 and not any(
-                    h.start <= i < h.start + len(h.phrase) or i <= h.start < i + len(phrase) for h in hits
-                ):
-                    hits.append(RuleHit("figurative", text[i : i + len(phrase)], i, f"figurative: {phrase}"))
+        # Figurative distress (我快急死了, "this is killing me") and explicit reassurance ("he is
+        # breathing fine") are recorded as cancelled hits too, so the model alone cannot flag them.
+        for kind, phrases in (("figurative", self.figurative), ("reassurance", self.reassurance)):
+            for lang in ("zh", "en"):
+                for phrase in phrases[lang]:
+                    i = low.find(phrase)
+                    if i >= 0 and not any(
+                        h.start <= i < h.start + len(h.phrase) or i <= h.start < i + len(phrase) for h in hits
+                    ):
+                        hits.append(RuleHit(kind, text[i : i + len(phrase)], i, f"{kind}: {phrase}"))
         hits.sort(key=lambda h: h.start)
         return hits
 
