@@ -110,6 +110,17 @@ def nlu_predict(
             typer.echo(f"{kind:<13} " + "; ".join(f"{e.kind}: {e.display}" for e in items))
 
 
+def nlu_export_encoder(
+    model: Annotated[str, typer.Argument(help="A local transformers / sentence-transformers model folder.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for model.onnx and the tokenizer.")],
+) -> None:
+    """Export a (fine-tuned) transformers encoder to ONNX; then use it as encoder 'onnx:OUT'."""
+    from nlu.export_encoder import export_transformer
+
+    path = export_transformer(model, out)
+    typer.echo(f"wrote {path}; train with: triage nlu train --encoder onnx:{out} --out MODEL_DIR")
+
+
 def eval_nlu(
     data: DataOpt = None,
     model: ModelOpt = None,
@@ -240,6 +251,7 @@ def register(groups: CommandGroups) -> None:
     groups.nlu.command("train")(nlu_train)
     groups.nlu.command("predict")(nlu_predict)
     groups.nlu.command("build-default")(nlu_build_default)
+    groups.nlu.command("export-encoder")(nlu_export_encoder)
     groups.eval.command("nlu")(eval_nlu)
     groups.bench.command("clinc150")(bench_clinc150)
     groups.bench.command("nlu")(bench_nlu)

@@ -34,8 +34,12 @@ def classifier(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) 
 def test_test_phrasings_are_not_training_data() -> None:
     seen = {r["text"] for r in load_jsonl(SEED_TRAIN)}
     heldout = {r["text"] for r in load_jsonl(SEED_HELDOUT)}
-    ours = [t for group in ("emergency", "not_emergency", "out_of_scope") for lang in ("zh", "en")
-            for t in CASES[group][lang]]
+    ours = [
+        t
+        for group in ("emergency", "not_emergency", "out_of_scope")
+        for lang in ("zh", "en")
+        for t in CASES[group][lang]
+    ]
     ours += [c["text"] for lang in ("zh", "en") for c in CASES["in_scope"][lang]]
     assert not (heldout & seen)
     assert not (set(ours) & (seen | heldout))
@@ -46,7 +50,7 @@ def test_seed_data_covers_every_class_in_both_languages() -> None:
     rows = load_jsonl(SEED_TRAIN)
     for lang in ("zh", "en"):
         mine = [r for r in rows if r["lang"] == lang]
-        labels = defaultdict(int)
+        labels: defaultdict[str, int] = defaultdict(int)
         for r in mine:
             for key in ("label", "request_type", "urgency"):
                 if r.get(key):
@@ -67,8 +71,15 @@ def test_heldout_phrasings_of_every_class(classifier: IntentClassifier, lang: st
     assert ev.emergency_recall == 1.0
     paths = write_report(ev, tmp_path / "eval.json")
     data = json.loads(paths["json"].read_text())
-    for key in ("accuracy", "in_scope_accuracy", "macro_f1", "oos_recall", "oos_precision",
-                "emergency_recall", "emergency_false_alarm_rate"):
+    for key in (
+        "accuracy",
+        "in_scope_accuracy",
+        "macro_f1",
+        "oos_recall",
+        "oos_precision",
+        "emergency_recall",
+        "emergency_false_alarm_rate",
+    ):
         assert key in data
     assert paths["confusion"].stat().st_size > 1000
 
@@ -100,7 +111,13 @@ def test_negated_past_and_figurative_phrases_are_not_flagged(classifier: IntentC
 
 
 def test_issue_examples(classifier: IntentClassifier) -> None:
-    for text in ("there was a fire last year", "上个月着火了", "没有着火", "我快急死了", "he is breathing fine"):
+    for text in (
+        "there was a fire last year",
+        "上个月着火了",
+        "没有着火",
+        "我快急死了",
+        "he is breathing fine",
+    ):
         assert not classifier.predict(text).emergency.flagged, text
     for text in ("not breathing", "我喘不上气", "有人持刀", "there is a fire"):
         r = classifier.predict(text)

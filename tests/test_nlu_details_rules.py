@@ -11,7 +11,10 @@ def _values(items: tuple, kind: str | None = None) -> list[str]:
 
 
 def test_mandarin_address_phone_and_time_from_a_disfluent_transcript() -> None:
-    d = extract_details("喂喂那个我家住在朝阳区建国路88号阳光小区3栋2单元502室 电话是幺三八 一二三四 五六七八 明天下午三点有人在家")
+    d = extract_details(
+        "喂喂那个我家住在朝阳区建国路88号阳光小区3栋2单元502室 "
+        "电话是幺三八 一二三四 五六七八 明天下午三点有人在家"
+    )
     assert _values(d.phones) == ["13812345678"]
     assert "朝阳区" in _values(d.places, "district")
     assert "建国路88号" in _values(d.places, "street")
@@ -67,14 +70,21 @@ def test_mask_keeps_only_the_ends() -> None:
 def test_rules_understand_negation_tense_and_figures_of_speech() -> None:
     rules = EmergencyRules.load()
     live = {
-        "着火了快来人": "fire", "my dad is not breathing": "breathing", "我喘不上气": "breathing",
-        "there is a gas leak in the kitchen": "gas_leak", "去年着过火现在又着火了": "fire",
+        "着火了快来人": "fire",
+        "my dad is not breathing": "breathing",
+        "我喘不上气": "breathing",
+        "there is a gas leak in the kitchen": "gas_leak",
+        "去年着过火现在又着火了": "fire",
     }
     for text, rule in live.items():
         assert rule in {h.rule for h in live_hits(rules.scan(text))}, text
     cancelled = {
-        "there was a fire last year": "past", "上个月着火了": "past", "没有着火": "negation",
-        "theres no gas leak": "negation", "燃气灶打不着火": "figurative", "my feet are on fire": "figurative",
+        "there was a fire last year": "past",
+        "上个月着火了": "past",
+        "没有着火": "negation",
+        "theres no gas leak": "negation",
+        "燃气灶打不着火": "figurative",
+        "my feet are on fire": "figurative",
     }
     for text, why in cancelled.items():
         hits = rules.scan(text)
