@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from api import agent_stream, agents, callers, health, recordings, workorders
+from api import agent_stream, agents, callers, calls, health, metrics, recordings, workorders
 from api.console import mount_console
 from api.errors import install_error_handlers
 from pipeline.runtime import Runtime
@@ -19,10 +19,14 @@ from pipeline.settings import get_settings
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     logging.basicConfig(level=logging.INFO)
-    if getattr(app.state, "runtime", None) is None:  # create_app(runtime) brings its own (tests)
+    started_here = getattr(app.state, "runtime", None) is None  # create_app(runtime) brings its own (tests)
+    if started_here:
         # Loading takes seconds; do it off the event loop so the process stays responsive.
         app.state.runtime = await anyio.to_thread.run_sync(Runtime.start, get_settings())
     yield
+    if started_here:
+        app.state.runtime.close()
+        app.state.runtime = None
 
 
 def create_app(runtime: Runtime | None = None) -> FastAPI:
@@ -36,7 +40,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(health.router)
-    for module in (agents, agent_stream, workorders, callers, recordings):
+    for module in (calls, agents, agent_stream, workorders, callers, recordings, metrics):
         app.include_router(module.router)
     mount_console(app)
     return app

@@ -24,5 +24,9 @@ def health(runtime: Annotated[Runtime, Depends(get_runtime)]) -> dict[str, Any]:
         }
         for s in runtime.model_status
     ]
-    ok = all(m["loaded"] for m in models)
-    return {"status": "ok" if ok else "degraded", "models": models}
+    ok = all(m["loaded"] for m in models) and runtime.session_services is not None
+    return {
+        "status": "ok" if ok else "degraded",
+        "calls": "accepting" if runtime.session_services is not None else f"disabled: {runtime.calls_error}",
+        "models": models,
+    }

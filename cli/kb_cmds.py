@@ -21,19 +21,11 @@ EncoderOpt = Annotated[str | None, typer.Option("--encoder", help="Sentence enco
 
 
 def _open(kb_path: Path | None, encoder: str | None, persisted: bool = True) -> KnowledgeBase:
-    from kb import KbOptions, KnowledgeBase
     from pipeline.settings import get_settings
+    from pipeline.stages import open_knowledge_base
 
-    s = get_settings()
-    index_dir = s.resolved_kb_index_dir()
-    options = KbOptions(
-        answer_threshold=s.kb_answer_threshold, calibration_paths=(index_dir / "calibration.json",)
-    )
-    path = kb_path or s.kb_path
-    enc = encoder or s.encoder_model
-    if persisted:
-        return KnowledgeBase.open(path, enc, index_dir=index_dir, options=options)
-    return KnowledgeBase.from_file(path, enc, options)
+    kb: KnowledgeBase = open_knowledge_base(get_settings(), kb_path, encoder, persisted)
+    return kb
 
 
 def _fail(message: str) -> None:

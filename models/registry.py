@@ -78,8 +78,20 @@ def configured_models(settings: Settings) -> list[ModelEntry]:
             lambda: str(s.resolved_nlu_model_dir()),
             lambda: _load_nlu(s),
         ),
+        ModelEntry(
+            "kb",
+            f"knowledge base ({s.kb_path or 'shipped default'}, {s.encoder_model})",
+            lambda: str(s.resolved_kb_index_dir()),
+            lambda: _load_kb(s),
+        ),
     ]
     return entries
+
+
+def _load_kb(s: Settings) -> Any:
+    from pipeline.stages import open_knowledge_base
+
+    return open_knowledge_base(s)
 
 
 def _load_nlu(s: Settings) -> Any:

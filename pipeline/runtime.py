@@ -8,7 +8,9 @@ from typing import Any
 
 from models.registry import ModelStatus, configured_models
 from pipeline.bus import EventBus
+from pipeline.session import SessionServices
 from pipeline.settings import Settings
+from pipeline.stages import build_session_services
 from pipeline.store import Store
 
 log = logging.getLogger(__name__)
@@ -21,6 +23,9 @@ class Runtime:
     bus: EventBus = field(default_factory=EventBus)
     model_status: list[ModelStatus] = field(default_factory=list)
     loaded: dict[str, Any] = field(default_factory=dict)
+    session_services: SessionServices | None = None
+    """What live calls need; None until every stage loaded (then /health says which did not)."""
+    calls_error: str | None = None
 
     @classmethod
     def start(cls, settings: Settings, load_models: bool = True) -> Runtime:
@@ -37,4 +42,16 @@ class Runtime:
                 log.info("model %s (%s) loaded in %.2fs", status.role, status.spec, status.load_s)
             else:
                 log.error("model %s (%s) failed to load: %s", status.role, status.spec, status.error)
+        try:
+            runtime.session_services = build_session_services(
+                settings, runtime.loaded, runtime.store, runtime.bus
+            )
+        except Exception as e:
+            runtime.calls_error = str(e)
+            log.error("live calls are disabled: %s", e)
         return runtime
+
+    def close(self) -> None:
+        synth = self.loaded.get("tts")
+        if synth is not None:
+            synth.close()

@@ -65,6 +65,11 @@ class SessionServices:
     silence_timeout_s: float = 10.0
 
 
+def work_order_reference(order_id: str) -> str:
+    """A six-digit number the caller can note down and read back (ids are hex)."""
+    return f"{int(order_id[:10], 16) % 1_000_000:06d}"
+
+
 class CallSession:
     def __init__(
         self, services: SessionServices, start: CallStart, send_json: SendJson, send_audio: SendAudio
@@ -109,7 +114,7 @@ class CallSession:
         self.call_id = call.id
         folder = call_recording_dir(self.s.recordings_dir, call.id)
         self._caller_rec = WavRecorder(folder / "caller.wav", self.start.sample_rate, self.start.encoding)
-        self._bot_rec = WavRecorder(folder / "bot.wav", self.voice.sample_rate, self.voice.encoding)  # type: ignore[arg-type]
+        self._bot_rec = WavRecorder(folder / "bot.wav", self.voice.sample_rate, self.voice.encoding)
         await self._work(
             self.s.store.update_call,
             call.id,
@@ -275,7 +280,9 @@ class CallSession:
         understanding = await self._work(self.s.understander.understand, final.text, language)
         facts = understanding.facts
         self._understood = understanding
-        self._details.update({k: v for k, v in understanding.details.items() if v})
+        for kind, found in understanding.details.items():
+            known = self._details.setdefault(kind, [])
+            known.extend(item for item in found if item not in known)
         if not facts.emergency and facts.intent is None:
             reply = await self._work(self.s.knowledge.lookup, final.text, language, facts.topic)
             if reply:
@@ -332,7 +339,9 @@ class CallSession:
                 urgency=decision.urgency,
                 details=self._details,
             )
-            await self._say(v.prompt_text("work_order_created", lang, reference=order.id[:6].upper()))
+            await self._say(
+                v.prompt_text("work_order_created", lang, reference=work_order_reference(order.id))
+            )
             self.state = DialogueState(answers_tried=self.state.answers_tried)
         elif decision.action == "repeat":
             await self._say(self._last_bot_text or v.prompt_text("clarify", lang))

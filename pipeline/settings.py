@@ -126,6 +126,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `triage serve` binds.")
     port: int = Field(8000, description="Port `triage serve` binds.")
     max_upload_mb: int = Field(50, ge=1, description="Largest audio upload accepted.")
+    silence_timeout_s: float = Field(
+        10.0, gt=0, description="Caller silence after which the bot asks 'are you still there?', then ends."
+    )
 
     # --- recordings and the agent console (api/recordings.py, api/agents.py) ---------------------
     recordings_retention_days: int = Field(

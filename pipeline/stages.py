@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
-from asr.options import AsrOptions
+from asr.options import AsrOptions, options_from_settings
 from asr.streaming import StreamingTranscriber
 from pipeline.codec import Encoding
+from pipeline.policy import PolicyConfig, TurnFacts
+from pipeline.retention import recordings_dir
+from pipeline.session import SessionServices
+from pipeline.settings import Settings
+from pipeline.turns import KnowledgeReply, Understanding
 from tts.interface import AUDIO_FORMATS
 from tts.prompts import render_prompt
 from tts.synthesizer import Synthesizer
@@ -52,3 +59,90 @@ class SynthVoice:
                 yield chunk.audio
         finally:
             stream.close()  # cancels the sentences not yet synthesised (barge-in)
+
+
+class ClassifierUnderstander:
+    """The intent classifier's result, reduced to what the policy and the agent screen need."""
+
+    def __init__(self, classifier: Any, topic_filter_min: float = 0.8) -> None:
+        self.classifier = classifier
+        self.topic_filter_min = topic_filter_min
+
+    def understand(self, text: str, language: str) -> Understanding:
+        r = self.classifier.predict(text, language)
+        main = r.intent or r.topic
+        facts = TurnFacts(
+            text=text,
+            language=r.language,
+            topic=r.topic.code if r.topic else None,
+            request_type=r.request_type.code if r.request_type else None,
+            intent=r.intent.code if r.intent else None,
+            urgency=r.urgency,
+            confidence=main.confidence if main else 0.0,
+            out_of_scope=r.out_of_scope,
+            emergency=r.emergency.flagged,
+            emergency_reason=r.emergency.reason if r.emergency.flagged else "",
+        )
+        labels = {}
+        if r.topic:
+            labels["topic"] = r.topic.label(r.language)
+        if r.request_type:
+            labels["request_type"] = r.request_type.label(r.language)
+        return Understanding(facts, asdict(r.details), labels)
+
+
+class KbKnowledge:
+    """The best knowledge-base match with its calibrated confidence; the policy applies the threshold."""
+
+    def __init__(self, kb: Any) -> None:
+        self.kb = kb
+
+    @property
+    def threshold(self) -> float:
+        return float(self.kb.threshold)
+
+    def lookup(self, text: str, language: str, topic: str | None) -> KnowledgeReply | None:
+        hits = self.kb.search(text, lang=language, topic=topic, k=1)
+        if not hits:
+            return None
+        hit = hits[0]
+        return KnowledgeReply(hit.entry_id, hit.answer, float(hit.confidence))
+
+
+def open_knowledge_base(
+    settings: Settings, kb_path: Path | None = None, encoder: str | None = None, persisted: bool = True
+) -> Any:
+    """The configured knowledge base (persisted index under settings.kb_index_dir)."""
+    from kb import KbOptions, KnowledgeBase
+
+    index_dir = settings.resolved_kb_index_dir()
+    options = KbOptions(
+        answer_threshold=settings.kb_answer_threshold, calibration_paths=(index_dir / "calibration.json",)
+    )
+    path = kb_path or settings.kb_path
+    enc = encoder or settings.encoder_model
+    if persisted:
+        return KnowledgeBase.open(path, enc, index_dir=index_dir, options=options)
+    return KnowledgeBase.from_file(path, enc, options)
+
+
+def build_session_services(
+    settings: Settings, loaded: dict[str, Any], store: Any, bus: Any
+) -> SessionServices:
+    """Everything a call needs, from the models the runtime loaded; names what is missing."""
+    missing = [role for role in ("asr", "nlu", "kb", "tts") if role not in loaded]
+    if missing:
+        raise RuntimeError(f"calls cannot be taken: {', '.join(missing)} did not load (see /health)")
+    knowledge = KbKnowledge(loaded["kb"])
+    synth = loaded["tts"]
+    return SessionServices(
+        store=store,
+        bus=bus,
+        recognizer_factory=WhisperRecognizers(loaded["asr"], options_from_settings(settings)),
+        understander=ClassifierUnderstander(loaded["nlu"]),
+        knowledge=knowledge,
+        voice_for=lambda name: SynthVoice(synth, name),
+        recordings_dir=recordings_dir(settings),
+        policy=PolicyConfig(kb_threshold=knowledge.threshold),
+        silence_timeout_s=settings.silence_timeout_s,
+    )

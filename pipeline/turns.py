@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from pipeline.codec import Encoding
 from pipeline.events import AsrEvent
 from pipeline.policy import TurnFacts
 
@@ -48,7 +49,7 @@ class Knowledge(Protocol):
 
 class Voice(Protocol):
     sample_rate: int
-    encoding: str
+    encoding: Encoding
 
     def speak(self, text: str, language: str) -> Iterator[bytes]:
         """Encoded audio in the call's output format, one chunk per sentence, first one soonest."""

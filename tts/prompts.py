@@ -62,6 +62,15 @@ PROMPTS: Final[dict[str, dict[Lang, str]]] = {
         "zh": "我现在为您转接紧急救援接线员，请不要挂机。",
         "en": "I am connecting you to an emergency operator now. Stay on the line.",
     },
+    "work_order_created": {
+        "zh": "我已经为您登记了工单，编号是{reference}。相关部门会尽快联系您。",
+        "en": "I have recorded your report as a work order. The reference number is {reference}. "
+        "The team responsible will contact you.",
+    },
+    "anything_else": {
+        "zh": "请问还有什么可以帮您的吗？",
+        "en": "Is there anything else I can help you with?",
+    },
 }
 
 

@@ -1,0 +1,122 @@
+"""A small caller client for end-to-end tests and the e2e benchmark: speaks the WebSocket protocol."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from websockets.sync.client import ClientConnection, connect
+
+FRAME_BYTES = 640  # 20 ms of 16 kHz PCM16
+
+
+@dataclass
+class Received:
+    at: float
+    event: dict[str, Any] | None = None
+    audio: bytes = b""
+
+
+@dataclass
+class CallClient:
+    """Connects, sends the start message, and records everything the service sends, timestamped."""
+
+    url: str
+    language: str = "en"
+    caller_number: str | None = None
+    received: list[Received] = field(default_factory=list)
+    call_id: str = ""
+
+    def __post_init__(self) -> None:
+        self.ws: ClientConnection = connect(self.url, max_size=None, open_timeout=10)
+        self._cond = threading.Condition()
+        start: dict[str, Any] = {
+            "type": "start",
+            "sample_rate": 16000,
+            "encoding": "pcm16",
+            "language": self.language,
+        }
+        if self.caller_number:
+            start["caller_number"] = self.caller_number
+        self.ws.send(json.dumps(start))
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        started = self.wait_for(lambda e: e["type"] == "started")
+        self.call_id = started["call_id"]
+
+    def _read(self) -> None:
+        try:
+            for message in self.ws:
+                item = (
+                    Received(time.monotonic(), audio=message)
+                    if isinstance(message, bytes)
+                    else Received(time.monotonic(), json.loads(message))
+                )
+                with self._cond:
+                    self.received.append(item)
+                    self._cond.notify_all()
+        except Exception:
+            pass
+        finally:
+            with self._cond:
+                self._cond.notify_all()
+
+    def send_audio(self, pcm: bytes, realtime: bool = False) -> float:
+        """Sends audio in 20 ms frames; returns the wall time the last frame went out."""
+        for i in range(0, len(pcm), FRAME_BYTES):
+            self.ws.send(pcm[i : i + FRAME_BYTES])
+            if realtime:
+                time.sleep(0.02)
+        return time.monotonic()
+
+    def send_silence(self, seconds: float, realtime: bool = False) -> float:
+        return self.send_audio(b"\x00\x00" * int(16000 * seconds), realtime)
+
+    def events(self, kind: str | None = None) -> list[dict[str, Any]]:
+        with self._cond:
+            return [r.event for r in self.received if r.event and (kind is None or r.event["type"] == kind)]
+
+    def wait_for(
+        self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 60, after: int = 0
+    ) -> dict[str, Any]:
+        """The first event (from index ``after`` on) that satisfies ``predicate``."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for r in self.received[after:]:
+                    if r.event is not None and predicate(r.event):
+                        return r.event
+                left = deadline - time.monotonic()
+                if left <= 0 or (not self._reader.is_alive() and not self._pending()):
+                    kinds = [r.event["type"] for r in self.received if r.event]
+                    raise TimeoutError(f"no matching event within {timeout:.0f} s; got {kinds}")
+                self._cond.wait(min(left, 0.5))
+
+    def _pending(self) -> bool:
+        return False
+
+    def received_at(self, event: dict[str, Any]) -> float:
+        with self._cond:
+            return next(r.at for r in self.received if r.event is event)
+
+    def audio_after(self, t: float) -> bytes:
+        with self._cond:
+            return b"".join(r.audio for r in self.received if r.audio and r.at >= t)
+
+    def mark(self) -> int:
+        with self._cond:
+            return len(self.received)
+
+    def hangup(self) -> dict[str, Any]:
+        self.ws.send(json.dumps({"type": "hangup"}))
+        ended = self.wait_for(lambda e: e["type"] == "ended")
+        self.ws.close()
+        return ended
+
+    def drop(self) -> None:
+        """Vanish without a goodbye, as a lost phone line does."""
+        self.ws.socket.close()
