@@ -65,11 +65,18 @@ def nlu_train(
 
 def nlu_build_default(
     force: Annotated[bool, typer.Option(help="Rebuild even when up to date.")] = False,
+    ship: Annotated[
+        bool, typer.Option(help="Rebuild the copy shipped in nlu/shipped_model instead.")
+    ] = False,
 ) -> None:
     """Build the default model from the seed data into settings' nlu model dir (skips when current)."""
     from nlu.default_model import build_default
+    from nlu.default_model import ship as ship_model
 
     s = _settings()
+    if ship:
+        typer.echo(f"built: {ship_model(s.resolved_nlu_encoder(), s.cache_dir, s.cpu_threads)}")
+        return
     built, path = build_default(
         s.resolved_nlu_model_dir(), s.resolved_nlu_encoder(), s.cache_dir, s.cpu_threads, force
     )

@@ -75,7 +75,7 @@ def configured_models(settings: Settings) -> list[ModelEntry]:
         ModelEntry(
             "nlu",
             f"intent classifier ({s.resolved_nlu_encoder()} + ONNX heads)",
-            lambda: str(s.resolved_nlu_model_dir()),
+            lambda: str(_nlu_dir(s)),
             lambda: _load_nlu(s),
         ),
         ModelEntry(
@@ -98,7 +98,13 @@ def _load_nlu(s: Settings) -> Any:
     from nlu.classifier import ClassifierOptions, IntentClassifier
 
     options = ClassifierOptions(device=s.device, threads=s.cpu_threads)
-    return IntentClassifier.load(s.resolved_nlu_model_dir(), options)
+    return IntentClassifier.load(_nlu_dir(s), options)
+
+
+def _nlu_dir(s: Settings) -> Any:
+    from nlu.default_model import resolve_model_dir
+
+    return resolve_model_dir(s)
 
 
 def _espeak_location() -> str:

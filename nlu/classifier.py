@@ -64,10 +64,11 @@ class IntentClassifier:
     ) -> IntentClassifier:
         """Load a trained model folder (default: the settings' nlu model dir) and its encoder."""
         if model_dir is None:
+            from nlu.default_model import resolve_model_dir
             from pipeline.settings import get_settings
 
             s = get_settings()
-            model_dir = s.resolved_nlu_model_dir()
+            model_dir = resolve_model_dir(s)
             options = options or ClassifierOptions(device=s.device, threads=s.cpu_threads)
         options = options or ClassifierOptions()
         model_dir = Path(model_dir)

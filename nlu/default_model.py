@@ -14,8 +14,11 @@ from pathlib import Path
 
 from nlu.heads import HeadOptions
 from nlu.train import SEED_TRAIN, TrainOptions, load_jsonl, train
+from pipeline.settings import Settings
 
 HERE = Path(__file__).resolve().parent
+SHIPPED_DIR = HERE / "shipped_model"
+"""The default model, small enough to ship (about 110 KB): used when the settings' folder has none."""
 _INPUTS = [
     *SEED_TRAIN,
     HERE / "taxonomy.yaml",
@@ -69,3 +72,25 @@ def build_default(
     tmp.rename(model_dir)
     shutil.rmtree(old, ignore_errors=True)
     return True, model_dir
+
+
+def has_model(model_dir: Path) -> bool:
+    return (Path(model_dir) / "meta.json").is_file() and (Path(model_dir) / "heads.onnx").is_file()
+
+
+def resolve_model_dir(settings: Settings) -> Path:
+    """The settings' model folder when it holds a model; else, unless a folder was configured
+    explicitly, the model shipped in the package."""
+    configured = settings.resolved_nlu_model_dir()
+    if has_model(configured) or settings.nlu_model_dir is not None:
+        return configured
+    return SHIPPED_DIR
+
+
+def ship(encoder: str, cache_dir: Path | None = None, threads: int = 2) -> Path:
+    """Rebuild the shipped copy (after editing the seed data, taxonomy, rules or training code)."""
+    build_default(SHIPPED_DIR, encoder, cache_dir, threads, force=True)
+    (SHIPPED_DIR / "__init__.py").write_text(
+        '"""The shipped default model (data only)."""\n', encoding="utf-8"
+    )
+    return SHIPPED_DIR

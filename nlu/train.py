@@ -220,7 +220,11 @@ def train(
         "refit_on_all": refit,
         "data_fingerprint": data_fingerprint(rows),
         "texts_hash": texts_hash([r["text"] for r in rows]),
-        "options": {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(options).items()},
+        "options": {
+            k: (Path(v).name if isinstance(v, Path) else v)
+            for k, v in asdict(options).items()
+            if k != "cache_dir"  # a local path: the shipped model's meta stays machine-independent
+        },
         "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "encode_s": round(encode_s, 2),
         "fit_s": round(fit_s, 2),

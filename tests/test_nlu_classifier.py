@@ -19,16 +19,26 @@ CASES = yaml.safe_load((Path(__file__).parent / "data" / "nlu_cases.yaml").read_
 
 @pytest.fixture(scope="session")
 def classifier(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> IntentClassifier:
-    """The artefact scripts/build-artefacts.sh builds when it is current, else built here (about a minute)."""
-    from nlu.default_model import build_default, is_current
+    """The shipped default model when it is current (a test below insists), else built here (a minute)."""
+    from nlu.default_model import SHIPPED_DIR, build_default, is_current
     from pipeline.settings import Settings
 
     s = Settings()
-    model_dir = s.resolved_nlu_model_dir()
+    model_dir = SHIPPED_DIR
     if not is_current(model_dir, s.resolved_nlu_encoder()):
         model_dir = tmp_path_factory.mktemp("nlu") / "nlu-default"
         build_default(model_dir, s.resolved_nlu_encoder(), model_cache_dir, s.cpu_threads)
     return IntentClassifier.load(model_dir)
+
+
+def test_shipped_model_matches_the_seed_data_and_code() -> None:
+    from nlu.default_model import SHIPPED_DIR, is_current
+    from nlu.train import DEFAULT_ENCODER
+
+    assert is_current(SHIPPED_DIR, DEFAULT_ENCODER), (
+        "nlu/shipped_model is stale: run `triage nlu build-default --ship` after editing the seed data, "
+        "taxonomy, rules or training code"
+    )
 
 
 def test_test_phrasings_are_not_training_data() -> None:
