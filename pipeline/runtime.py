@@ -10,7 +10,7 @@ from models.registry import ModelStatus, configured_models
 from pipeline.bus import EventBus
 from pipeline.session import SessionServices
 from pipeline.settings import Settings
-from pipeline.stages import build_session_services
+from pipeline.stages import build_session_services, warm_up
 from pipeline.store import Store
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class Runtime:
             runtime.session_services = build_session_services(
                 settings, runtime.loaded, runtime.store, runtime.bus
             )
+            warm_up(runtime.session_services)
         except Exception as e:
             runtime.calls_error = str(e)
             log.error("live calls are disabled: %s", e)

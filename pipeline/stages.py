@@ -146,3 +146,14 @@ def build_session_services(
         policy=PolicyConfig(kb_threshold=knowledge.threshold),
         silence_timeout_s=settings.silence_timeout_s,
     )
+
+
+def warm_up(services: SessionServices) -> None:
+    """Run each stage once before the first caller: first inferences pay lazy loads and caches
+    (the classifier's first prediction alone takes ~0.8 s), which a caller must not wait for."""
+    for text, lang in (("我家停电了，什么时候来电", "zh"), ("How can I pay my water bill?", "en")):
+        understanding = services.understander.understand(text, lang)
+        services.knowledge.lookup(text, lang, understanding.facts.topic)
+    synth = services.voice_for("pcm16-16k")
+    if isinstance(synth, SynthVoice):
+        synth.synth.warm_prompts([AUDIO_FORMATS[name] for name in ("pcm16-16k", "pcm16-8k", "mulaw-8k")])

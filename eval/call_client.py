@@ -1,8 +1,9 @@
-"""A small caller client for end-to-end tests and the e2e benchmark: speaks the WebSocket protocol."""
+"""A caller client for the end-to-end benchmark and tests: speaks the caller WebSocket protocol."""
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -91,13 +92,10 @@ class CallClient:
                     if r.event is not None and predicate(r.event):
                         return r.event
                 left = deadline - time.monotonic()
-                if left <= 0 or (not self._reader.is_alive() and not self._pending()):
+                if left <= 0 or not self._reader.is_alive():
                     kinds = [r.event["type"] for r in self.received if r.event]
                     raise TimeoutError(f"no matching event within {timeout:.0f} s; got {kinds}")
                 self._cond.wait(min(left, 0.5))
-
-    def _pending(self) -> bool:
-        return False
 
     def received_at(self, event: dict[str, Any]) -> float:
         with self._cond:
@@ -118,5 +116,7 @@ class CallClient:
         return ended
 
     def drop(self) -> None:
-        """Vanish without a goodbye, as a lost phone line does."""
-        self.ws.socket.close()
+        """Vanish without a WebSocket goodbye, as a lost phone line does. Only the sending half is
+        shut (TCP FIN), so what was sent still arrives; a close() with unread data would send a TCP
+        reset, and the peer's kernel would discard audio it had already received."""
+        self.ws.socket.shutdown(socket.SHUT_WR)

@@ -1,0 +1,231 @@
+"""`triage bench e2e`: whole calls through the live service over its WebSocket, timed from outside.
+
+Definitions (also written into the JSON):
+- voice_to_voice: the wall time the caller's last speech frame was sent (audio streamed in real
+  time, trailing silence trimmed from the clip) to the first byte of bot audio after it.
+- emergency_to_agent: the same start to the moment a connected agent's WebSocket receives the
+  handoff of that call.
+- barge_in: the first frame of caller speech sent while the bot is talking to `playback_stopped`.
+- max_realtime_calls: the most simultaneous callers (each streaming in real time) for which the
+  p95 voice-to-voice latency stays under `realtime_bound_s`, i.e. the service keeps up.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.call_client import CallClient
+from pipeline.settings import Settings
+
+ROUTINE = [
+    "How can I pay my electricity bill?",
+    "When does the heating season start this year?",
+    "How do I apply for a new social security card?",
+    "Where can I renew my passport?",
+    "Which bus goes to the railway station?",
+    "How do I report a broken streetlight?",
+]
+EMERGENCY = [
+    "Help, my kitchen is on fire!",
+    "My father collapsed and he is not breathing.",
+    "I can smell a strong gas leak in the stairwell.",
+]
+
+
+@dataclass(frozen=True)
+class Clip:
+    text: str
+    pcm: bytes
+
+
+def _trim(pcm: bytes) -> bytes:
+    """Drop trailing near-silence so 'end of speech' is the clip's end."""
+    x = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768
+    loud = np.nonzero(np.abs(x) > 0.01)[0]
+    return pcm if loud.size == 0 else pcm[: 2 * (int(loud[-1]) + 1)]
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+@contextmanager
+def live_service(settings: Settings) -> Iterator[tuple[str, Any]]:
+    from api.server_thread import running_server
+    from pipeline.runtime import Runtime
+    from serve import create_app
+
+    runtime = Runtime.start(settings)
+    if runtime.session_services is None:
+        raise RuntimeError(f"the service cannot take calls: {runtime.calls_error}")
+    try:
+        with running_server(create_app(runtime)) as url:
+            yield url.replace("http://", "ws://"), runtime
+    finally:
+        runtime.close()
+
+
+def _speak(runtime: Any, texts: list[str]) -> list[Clip]:
+    from tts.interface import WEB_PCM16_16K
+
+    synth = runtime.loaded["tts"]
+    return [Clip(t, _trim(synth.synthesize(t, "en", WEB_PCM16_16K).audio)) for t in texts]
+
+
+def voice_to_voice(url: str, clip: Clip) -> float:
+    call = CallClient(url + "/v1/calls/stream")
+    try:
+        call.send_audio(clip.pcm, realtime=True)
+        end = time.monotonic()
+        done = threading.Event()
+
+        def pad() -> None:  # keep the line open with silence, as a phone line does
+            while not done.is_set():
+                call.send_silence(0.02)
+                time.sleep(0.02)
+
+        padder = threading.Thread(target=pad, daemon=True)
+        padder.start()
+        call.wait_for(lambda e: e["type"] == "decision", timeout=60)
+        deadline = time.monotonic() + 30
+        while not call.audio_after(end) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        first = next(r.at for r in call.received if r.audio and r.at >= end)
+        done.set()
+        padder.join()
+        return first - end
+    finally:
+        call.hangup()
+
+
+def emergency_to_agent(url: str, runtime: Any, clip: Clip) -> float:
+    from websockets.sync.client import connect
+
+    row, token = runtime.store.create_agent(f"bench-{time.monotonic_ns()}", role="supervisor")
+    runtime.store.set_agent_status(row.id, "available")
+    with connect(f"{url}/v1/agents/stream?token={token}") as agent:
+        call = CallClient(url + "/v1/calls/stream")
+        try:
+            call.send_audio(clip.pcm, realtime=True)
+            end = time.monotonic()
+            # The line stays open (silence) while we watch the agent's socket, not before.
+            pad = threading.Thread(target=call.send_silence, args=(1.5, True), daemon=True)
+            pad.start()
+            deadline = end + 30
+            while time.monotonic() < deadline:
+                msg = json.loads(agent.recv(timeout=30))
+                if msg.get("type") == "handoff.created" and msg["handoff"]["call_id"] == call.call_id:
+                    arrived = time.monotonic() - end
+                    pad.join()
+                    return arrived
+            raise TimeoutError("the emergency never reached the agent")
+        finally:
+            call.hangup()
+
+
+def barge_in(url: str, question: Clip, interruption: Clip) -> float:
+    call = CallClient(url + "/v1/calls/stream")
+    try:
+        call.send_audio(question.pcm, realtime=True)
+        call.send_silence(1.0, realtime=True)
+        call.wait_for(lambda e: e["type"] == "bot_text" and e["text"] != "", after=2, timeout=60)
+        time.sleep(0.3)  # the answer is playing
+        mark = call.mark()
+        started = time.monotonic()
+        sender = threading.Thread(target=call.send_audio, args=(interruption.pcm, True), daemon=True)
+        sender.start()
+        stopped = call.wait_for(lambda e: e["type"] == "playback_stopped", after=mark, timeout=30)
+        sender.join()
+        return call.received_at(stopped) - started
+    finally:
+        call.hangup()
+
+
+def concurrent_level(url: str, clips: list[Clip], n: int) -> list[float]:
+    results: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def one(i: int) -> None:
+        try:
+            latency = voice_to_voice(url, clips[i % len(clips)])
+            with lock:
+                results.append(latency)
+        except Exception as e:  # a call that fails counts against the level
+            with lock:
+                errors.append(str(e))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        results.extend([float("inf")] * len(errors))
+    return results
+
+
+def run(
+    settings: Settings,
+    repeats: int = 1,
+    max_calls: int = 6,
+    realtime_bound_s: float = 2.5,
+    progress: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = settings.model_copy(
+            update={
+                "data_dir": Path(tmp),
+                "nlu_model_dir": settings.resolved_nlu_model_dir().resolve(),
+                "kb_index_dir": settings.resolved_kb_index_dir().resolve(),
+                "silence_timeout_s": 120.0,
+            }
+        )
+        with live_service(settings) as (url, runtime):
+            routine = _speak(runtime, ROUTINE)
+            emergencies = _speak(runtime, EMERGENCY)
+            interruption = _speak(runtime, ["Wait, I want to talk to a person."])[0]
+            v2v, e2a, barge = [], [], []
+            for _ in range(repeats):
+                for clip in routine:
+                    v2v.append(voice_to_voice(url, clip))
+                    progress(f"voice-to-voice {v2v[-1]:.3f} s  {clip.text}")
+                for clip in emergencies:
+                    e2a.append(emergency_to_agent(url, runtime, clip))
+                    progress(f"emergency-to-agent {e2a[-1]:.3f} s  {clip.text}")
+                barge.append(barge_in(url, routine[0], interruption))
+                progress(f"barge-in {barge[-1]:.3f} s")
+            sustained = 0
+            levels: dict[str, float] = {}
+            for n in range(1, max_calls + 1):
+                lat = concurrent_level(url, routine, n)
+                p95 = pct(lat, 95)
+                levels[str(n)] = round(p95, 3)
+                progress(f"{n} simultaneous calls: voice-to-voice p95 {p95:.3f} s")
+                if p95 > realtime_bound_s:
+                    break
+                sustained = n
+    return {
+        "voice_to_voice_p50_s": round(statistics.median(v2v), 3),
+        "voice_to_voice_p95_s": round(pct(v2v, 95), 3),
+        "emergency_to_agent_p50_s": round(statistics.median(e2a), 3),
+        "emergency_to_agent_p95_s": round(pct(e2a, 95), 3),
+        "barge_in_p50_s": round(statistics.median(barge), 3),
+        "max_realtime_calls": sustained,
+        "concurrency_p95_by_calls": levels,
+        "realtime_bound_s": realtime_bound_s,
+        "n_voice_to_voice": len(v2v),
+        "n_emergency": len(e2a),
+        "definitions": __doc__,
+    }
