@@ -126,6 +126,15 @@ async def call_stream(ws: WebSocket) -> None:
             kind = control.get("type") if isinstance(control, dict) else None
             if kind == "hangup":
                 break
+            if kind == "text":
+                text, lang = control.get("text"), control.get("language", "en")
+                if not isinstance(text, str) or lang not in ("zh", "en"):
+                    await send_json(
+                        {"type": "error", "message": "A text turn needs text and language zh or en."}
+                    )
+                    continue
+                await session.text(text, lang)
+                continue
             if kind == "rating":
                 try:
                     await session.rate(int(control.get("value")))
@@ -134,7 +143,7 @@ async def call_stream(ws: WebSocket) -> None:
                     await send_json({"type": "error", "message": f"Bad rating: {e}"})
                 continue
             await send_json(
-                {"type": "error", "message": f"Unknown message type {kind!r}: use hangup or rating."}
+                {"type": "error", "message": f"Unknown message type {kind!r}: use hangup, rating or text."}
             )
     except WebSocketDisconnect:
         reason, status = "caller_dropped", "dropped"

@@ -139,6 +139,16 @@ class CallSession:
         if not self.ended:
             await self._audio_q.put(chunk)
 
+    async def text(self, text: str, language: str) -> None:
+        """A caller turn given as text instead of audio (a chat channel, or evaluation scenarios
+        that inject what ASR would have heard, e.g. Mandarin that espeak cannot voice)."""
+        if self.ended or not text.strip():
+            return
+        now = self._received_samples / self.start.sample_rate
+        self._speech_end_wall = time.monotonic()
+        self._last_activity = time.monotonic()
+        await self._turn_q.put(FinalTranscript(text.strip(), language, now, now, confidence=1.0))
+
     async def rate(self, value: int) -> None:
         await self._work(self.s.store.rate_call, self.call_id, value)
 

@@ -223,3 +223,17 @@ def test_a_restart_loses_no_handoff(runtime: Runtime) -> None:
     handoff = runtime.store.create_handoff(call.id, "urgent", "no water since morning", topic="water")
     restarted = Runtime.start(runtime.settings, load_models=False)
     assert handoff.id in [h.id for h in restarted.store.waiting()]
+
+
+def test_a_mandarin_turn_given_as_text_is_answered_in_mandarin(base_url: str) -> None:
+    import json
+
+    call = CallClient(ws_url(base_url), language="zh")
+    call.ws.send(json.dumps({"type": "text", "text": "请问电费怎么交", "language": "zh"}))
+    decision = call.wait_for(lambda e: e["type"] == "decision")
+    assert decision["action"] == "answer" and decision["topic"] == "power"
+    spoken = call.wait_for(
+        lambda e: e["type"] == "bot_text" and e["language"] == "zh" and "帮助" in e["text"]
+    )
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in spoken["text"])
+    call.hangup()
