@@ -27,7 +27,8 @@ class StartMessage(BaseModel):
     type: Literal["start"]
     sample_rate: Literal[8000, 16000] = 16000
     encoding: Literal["pcm16", "mulaw"] = "pcm16"
-    language: Literal["zh", "en"] = "en"
+    language: Literal["zh", "en"] | None = None
+    """Greeting language; None uses the deployment's TRIAGE_GREETING_LANGUAGE."""
     caller_number: str | None = Field(None, max_length=32)
     output_format: Literal["pcm16-16k", "pcm16-8k", "mulaw-8k", "pcm16-22k"] = "pcm16-16k"
 
@@ -73,6 +74,7 @@ async def call_stream(ws: WebSocket) -> None:
         await _reject(ws, "No start message within 10 s.", 1008)
         return
 
+    greeting: str = start.language or runtime.settings.greeting_language
     send_lock = asyncio.Lock()
 
     async def send_json(payload: dict[str, Any]) -> None:
@@ -90,7 +92,7 @@ async def call_stream(ws: WebSocket) -> None:
         CallStart(
             start.sample_rate,
             start.encoding,
-            start.language,
+            greeting,
             start.caller_number,
             "stream",
             start.output_format,

@@ -126,6 +126,11 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `triage serve` binds.")
     port: int = Field(8000, description="Port `triage serve` binds.")
     max_upload_mb: int = Field(50, ge=1, description="Largest audio upload accepted.")
+    greeting_language: Literal["zh", "en"] = Field(
+        "zh",
+        description="Language of the greeting when a call's start message names none; the bot then "
+        "follows the caller's language.",
+    )
     silence_timeout_s: float = Field(
         10.0, gt=0, description="Caller silence after which the bot asks 'are you still there?', then ends."
     )
