@@ -43,3 +43,30 @@ def confusion_png(matrix: np.ndarray, labels: list[str], path: Path, title: str 
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def latency_histogram_png(values: list[float], path: Path, title: str = "", xlabel: str = "seconds") -> Path:
+    """Histogram of latencies with the median and 95th percentile marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    if values:
+        arr = np.asarray(values, dtype=float)
+        ax.hist(arr, bins=min(30, max(5, len(arr) // 2)), color="#4477aa")
+        for q, style in ((50, "-"), (95, "--")):
+            v = float(np.percentile(arr, q))
+            ax.axvline(v, color="red", linestyle=style, label=f"p{q} {v:.2f}")
+        ax.legend()
+    else:
+        ax.text(0.5, 0.5, "no latencies measured", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+    ax.set_title(f"{title} (n={len(values)})" if title else f"n={len(values)}")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

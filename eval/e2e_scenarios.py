@@ -1,0 +1,198 @@
+"""`triage eval e2e`: scenario calls through the live service over its caller WebSocket.
+
+Each scenario is one call. A turn is spoken (English text synthesised by the service's own TTS, or
+a recording) in real time followed by silence until the bot decides, or injected as text (what
+speech recognition would have heard; Mandarin scenarios, since espeak Mandarin is not recognised).
+The next turn follows as soon as the bot has decided and started speaking, as an impatient caller
+would (it may barge in over a long answer). Scoring is in eval/scenarios.py.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from eval.call_client import CallClient
+from eval.scenarios import Scenario, ScenarioResult, Turn, TurnOutcome, cause, check
+from pipeline.settings import Settings
+
+DECISION_TIMEOUT_S = 60.0
+AUDIO_WAIT_S = 15.0
+
+
+class _Padder:
+    """Keeps the line open with real-time silence, as a phone line does, until stopped."""
+
+    def __init__(self, call: CallClient) -> None:
+        self.call, self.done = call, threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while not self.done.is_set():
+                self.call.send_silence(0.02)
+                time.sleep(0.02)
+        except Exception:  # the bot hung up: nothing left to keep open
+            pass
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join()
+
+
+def turn_pcm(turn: Turn, synthesize: Callable[[str], bytes]) -> bytes:
+    from asr.audio import load_audio
+    from eval.e2e_bench import _trim
+    from pipeline.codec import float_to_pcm16_bytes
+
+    if turn.say:
+        return _trim(synthesize(turn.say))
+    assert turn.audio is not None
+    return float_to_pcm16_bytes(load_audio(turn.audio))
+
+
+def play_turn(call: CallClient, turn: Turn, pcm: bytes | None, realtime: bool) -> TurnOutcome:
+    mark = call.mark()
+    padder = None
+    if pcm is None:
+        call.ws.send(json.dumps({"type": "text", "text": turn.text, "language": turn.language}))
+        end = time.monotonic()
+    else:
+        call.send_audio(pcm, realtime=realtime)
+        end = time.monotonic()
+        padder = _Padder(call)
+    out = TurnOutcome()
+    try:
+        out.decision = call.wait_for(
+            lambda e: e["type"] == "decision", after=mark, timeout=DECISION_TIMEOUT_S
+        )
+        deadline = time.monotonic() + AUDIO_WAIT_S
+        first = None
+        while first is None and time.monotonic() < deadline:
+            with call._cond:
+                first = next((r.at for r in call.received[mark:] if r.audio and r.at >= end), None)
+                ended = any(r.event and r.event["type"] == "ended" for r in call.received[mark:])
+            if ended:
+                break
+            time.sleep(0.005)
+        if first is not None:
+            if pcm is None:
+                out.text_to_voice_s = first - end
+            else:
+                out.voice_to_voice_s = first - end
+        if out.decision["action"] == "handoff":
+            out.handoff = call.wait_for(lambda e: e["type"] == "handoff", after=mark, timeout=10)
+    except TimeoutError as e:
+        out.error = str(e)
+    finally:
+        if padder:
+            padder.stop()
+    events = [r.event for r in call.received[mark:] if r.event]
+    out.heard = " ".join(e["text"] for e in events if e["type"] == "final")
+    out.hung_up = any(e["type"] in ("hangup", "ended") for e in events)
+    return out
+
+
+def _asr_error(turn: Turn, heard: str) -> float | None:
+    if not turn.say:
+        return None
+    from eval.metrics import word_errors
+
+    return word_errors(turn.say, heard, "basic").rate
+
+
+def run_scenario(
+    url: str, scenario: Scenario, synthesize: Callable[[str], bytes], realtime: bool = True
+) -> ScenarioResult:
+    result = ScenarioResult(scenario)
+    call = CallClient(url + "/v1/calls/stream", language=scenario.language)
+    try:
+        for i, turn in enumerate(scenario.turns):
+            if any(r.event and r.event["type"] in ("hangup", "ended") for r in call.received):
+                result.failures.append(f"the bot ended the call before turn {i + 1} of {len(scenario.turns)}")
+                break
+            pcm = None if turn.text else turn_pcm(turn, synthesize)
+            outcome = play_turn(call, turn, pcm, realtime)
+            result.outcomes.append(outcome)
+            if turn.expect:
+                missed = check(turn.expect, outcome)
+                if missed:
+                    result.failures.append(f"turn {i + 1}: " + "; ".join(missed))
+                    result.causes.append(cause(turn, turn.expect, outcome, _asr_error(turn, outcome.heard)))
+            if outcome.hung_up or outcome.decision is None:
+                if i + 1 < len(scenario.turns):
+                    result.failures.append(f"call ended after turn {i + 1} of {len(scenario.turns)}")
+                break
+    finally:
+        if not any(r.event and r.event["type"] == "ended" for r in call.received):
+            try:
+                call.hangup()
+            except Exception:
+                call.ws.close()
+        else:
+            call.ws.close()
+    return result
+
+
+def run_scenarios(
+    settings: Settings,
+    scenarios: list[Scenario],
+    realtime: bool = True,
+    progress: Callable[[ScenarioResult], None] | None = None,
+) -> list[ScenarioResult]:
+    """Start the service in-process (fresh data folder), run every scenario call, return results."""
+    from eval.e2e_bench import live_service
+    from tts.interface import WEB_PCM16_16K
+
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = settings.model_copy(
+            update={
+                "data_dir": Path(tmp),
+                "nlu_model_dir": settings.resolved_nlu_model_dir().resolve(),
+                "kb_index_dir": settings.resolved_kb_index_dir().resolve(),
+                "silence_timeout_s": 120.0,
+            }
+        )
+        with live_service(settings) as (url, runtime):
+            synth = runtime.loaded["tts"]
+
+            def synthesize(text: str) -> bytes:
+                audio: bytes = synth.synthesize(text, "en", WEB_PCM16_16K).audio
+                return audio
+
+            results = []
+            for scenario in scenarios:
+                results.append(run_scenario(url, scenario, synthesize, realtime))
+                if progress:
+                    progress(results[-1])
+    return results
+
+
+def result_rows(results: list[ScenarioResult]) -> list[dict[str, Any]]:
+    """One row per call for the report table."""
+    rows = []
+    for r in results:
+        last = r.outcomes[-1] if r.outcomes else TurnOutcome()
+        d = last.decision or {}
+        rows.append(
+            {
+                "scenario": r.scenario.name,
+                "lang": r.scenario.language,
+                "ok": "yes" if r.passed else "NO",
+                "actions": ",".join(r.actions),
+                "urgency": d.get("urgency", ""),
+                "topic": d.get("topic", ""),
+                "kb_entry": d.get("kb_entry_id") or "",
+                "heard": " / ".join(o.heard for o in r.outcomes if o.heard),
+                "failures": "; ".join(r.failures),
+                "cause": "; ".join(r.causes),
+                "reason": " / ".join(str((o.decision or {}).get("reason", "")) for o in r.outcomes),
+            }
+        )
+    return rows

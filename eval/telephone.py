@@ -1,0 +1,50 @@
+"""Derived telephone copies of clips: what a caller sounds like after a G.711 phone line.
+
+Each clip is resampled to 8 kHz, band-limited to 300-3400 Hz (4th-order Butterworth band-pass, the
+telephone channel), mu-law encoded and decoded (G.711), then resampled back to 16 kHz for the
+recogniser. These are derived data, not recordings made on a phone line: results are labelled so.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from pipeline.codec import mulaw_decode, mulaw_encode, resample
+
+BAND_HZ = (300.0, 3400.0)
+PHONE_RATE = 8000
+DESCRIPTION = "derived: 8 kHz, band-pass 300-3400 Hz (Butterworth order 4), G.711 mu-law round trip"
+
+
+def telephone_copy(audio: np.ndarray, rate: int = 16000) -> np.ndarray:
+    """A float32 clip at ``rate`` -> the same clip as heard through a narrowband mu-law line, at ``rate``."""
+    from scipy.signal import butter, sosfilt
+
+    narrow = resample(np.asarray(audio, np.float32), rate, PHONE_RATE)
+    sos = butter(4, BAND_HZ, btype="bandpass", fs=PHONE_RATE, output="sos")
+    band = np.asarray(sosfilt(sos, narrow), np.float32)
+    coded = mulaw_decode(mulaw_encode(np.clip(band, -1.0, 1.0)))
+    return resample(coded, PHONE_RATE, rate)
+
+
+def derive_manifest(manifest: Path, out_dir: Path) -> Path:
+    """Write telephone copies of every clip of ``manifest`` under ``out_dir`` and a manifest for them."""
+    from asr.audio import load_audio
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for line in manifest.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        src = (manifest.parent / row["file"]).resolve()
+        name = Path(row["file"]).stem + ".tel.wav"
+        sf.write(out_dir / name, telephone_copy(load_audio(src)), 16000, subtype="PCM_16")
+        rows.append({**row, "file": name, "derived_from": row["file"], "derived": DESCRIPTION})
+    out = out_dir / "manifest.jsonl"
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return out
