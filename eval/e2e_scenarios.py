@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from eval.call_client import CallClient
-from eval.scenarios import Scenario, ScenarioResult, Turn, TurnOutcome, cause, check
+from eval.scenarios import ESCALATIONS, Scenario, ScenarioResult, Turn, TurnOutcome, cause, check
 from pipeline.settings import Settings
 
 DECISION_TIMEOUT_S = 60.0
@@ -88,6 +88,8 @@ def play_turn(call: CallClient, turn: Turn, pcm: bytes | None, realtime: bool) -
                 out.voice_to_voice_s = first - end
         if out.decision["action"] == "handoff":
             out.handoff = call.wait_for(lambda e: e["type"] == "handoff", after=mark, timeout=10)
+        if pcm is not None:
+            _settle(call, mark)
     except TimeoutError as e:
         out.error = str(e)
     finally:
@@ -97,6 +99,18 @@ def play_turn(call: CallClient, turn: Turn, pcm: bytes | None, realtime: bool) -
     out.heard = " ".join(e["text"] for e in events if e["type"] == "final")
     out.hung_up = any(e["type"] in ("hangup", "ended") for e in events)
     return out
+
+
+def _settle(call: CallClient, mark: int, limit_s: float = 10.0) -> None:
+    """Wait until every utterance the recogniser started in this turn has its final, so a second
+    utterance of the same turn (a pause after a full stop) is not taken for the next turn's."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        with call._cond:
+            kinds = [r.event["type"] for r in call.received[mark:] if r.event]
+        if "ended" in kinds or kinds.count("speech_started") <= kinds.count("final"):
+            return
+        time.sleep(0.05)
 
 
 def _asr_error(turn: Turn, heard: str) -> float | None:
@@ -125,6 +139,10 @@ def run_scenario(
                 if missed:
                     result.failures.append(f"turn {i + 1}: " + "; ".join(missed))
                     result.causes.append(cause(turn, turn.expect, outcome, _asr_error(turn, outcome.heard)))
+            if outcome.action in ESCALATIONS and i + 1 < len(scenario.turns):
+                # A person (or a team) has the call now: the bot decides nothing more.
+                result.failures.append(f"handed over at turn {i + 1} of {len(scenario.turns)}")
+                break
             if outcome.hung_up or outcome.decision is None:
                 if i + 1 < len(scenario.turns):
                     result.failures.append(f"call ended after turn {i + 1} of {len(scenario.turns)}")

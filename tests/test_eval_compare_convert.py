@@ -60,7 +60,7 @@ def test_compare_refuses_a_folder_without_results(tmp_path: Path) -> None:
 def test_csv_of_text_label(tmp_path: Path) -> None:
     src = tmp_path / "calls.csv"
     src.write_text(
-        "text,label,urgency\n我家停电了,power,urgent\n\"My bus card, lost\",transport,\n", encoding="utf-8"
+        'text,label,urgency\n我家停电了,power,urgent\n"My bus card, lost",transport,\n', encoding="utf-8"
     )
     out = csv_to_jsonl(src, tmp_path / "calls.jsonl")
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
@@ -97,8 +97,10 @@ def test_asr_manifest_from_nemo_style(tmp_path: Path) -> None:
     sf.write(audio / "a.wav", np.zeros(1600, np.float32), 16000)
     src = tmp_path / "nemo.jsonl"
     src.write_text(
-        json.dumps({"audio_filepath": "audio/a.wav", "text": "hello there", "duration": 0.1}) + "\n"
-        + json.dumps({"audio_filepath": "audio/a.wav", "text": "你好", "lang": "zh-CN"}) + "\n",
+        json.dumps({"audio_filepath": "audio/a.wav", "text": "hello there", "duration": 0.1})
+        + "\n"
+        + json.dumps({"audio_filepath": "audio/a.wav", "text": "你好", "lang": "zh-CN"})
+        + "\n",
         encoding="utf-8",
     )
     out = asr_manifest(src, tmp_path / "out" / "manifest.jsonl")
@@ -107,5 +109,5 @@ def test_asr_manifest_from_nemo_style(tmp_path: Path) -> None:
     assert rows[1]["lang"] == "zh"
     assert (out.parent / rows[0]["file"]).is_file()
     src.write_text(json.dumps({"audio_filepath": "audio/missing.wav", "text": "x"}) + "\n", encoding="utf-8")
-    with pytest.raises(ConvertError, match="line 1: audio file .*missing.wav not found"):
+    with pytest.raises(ConvertError, match=r"line 1: audio file .*missing.wav not found"):
         asr_manifest(src, tmp_path / "m.jsonl")

@@ -71,7 +71,7 @@ def test_malformed_tasks_name_what_is_wrong(tmp_path: Path, change: dict, messag
 
 
 def test_missing_file_lists_the_shipped_tasks(tmp_path: Path) -> None:
-    with pytest.raises(TaskError, match="shipped tasks: .*nlu"):
+    with pytest.raises(TaskError, match=r"shipped tasks: .*nlu"):
         load_task(tmp_path / "nope.yaml")
 
 
