@@ -152,17 +152,21 @@ def register(groups: CommandGroups) -> None:
         question_lang: Annotated[
             str | None, typer.Option(help="Keep only zh or en KB questions (cross-lingual).")
         ] = None,
+        out: Annotated[Path, typer.Option("--out", help="Folder for the run folder (eval harness).")] = Path(
+            "runs"
+        ),
     ) -> None:
         """Recall@1/@5, MRR, answered precision and answer rate at the configured threshold."""
-        from eval.kb_eval import load_queries, plot_curve, restrict_questions, run_queries, score
-        from kb import KnowledgeBase
+        from eval.kb_eval import plot_curve
+        from eval.runner import run_task
+        from eval.tasks import load_task, with_overrides
 
-        base = _open(kb, encoder, persisted=False)
-        if question_lang:
-            base = KnowledgeBase.from_entries(
-                restrict_questions(base.entries(), question_lang), base.encoder, base.options
-            )
-        report = score(run_queries(base, load_queries(queries)), base.threshold)
+        # The same code path as `triage eval run kb`: the shipped task, pointed at these queries.
+        options = {"kb": str(kb) if kb else None, "encoder": encoder, "question_lang": question_lang}
+        spec = with_overrides(load_task("kb"), [queries], options)
+        result = run_task(spec, out, log=typer.echo)
+        report, base = result.output.raw
+        typer.echo(f"run folder: {result.folder}")
         figures = report.to_json()
         figures.update(
             encoder=base.encoder.name, kb_entries=len(base), question_lang=question_lang, queries=str(queries)

@@ -132,17 +132,21 @@ def eval_nlu(
     data: DataOpt = None,
     model: ModelOpt = None,
     json_out: JsonOpt = None,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the run folder (eval harness).")] = Path(
+        "runs"
+    ),
 ) -> None:
     """Score a model on labelled JSONL (default: the shipped held-out phrasings)."""
-    from eval.nlu_eval import evaluate, markdown, write_report
-    from nlu import IntentClassifier
-    from nlu.train import SEED_HELDOUT, load_jsonl
+    from eval.nlu_eval import markdown, write_report
+    from eval.runner import run_task
+    from eval.tasks import load_task, with_overrides
 
-    rows = load_jsonl(data or SEED_HELDOUT)
-    classifier = IntentClassifier.load(model)
-    ev = evaluate(classifier, rows)
-    typer.echo(f"model {classifier.model_dir} ({classifier.meta['encoder']}), {len(rows)} rows")
+    # The same code path as `triage eval run nlu`: the shipped task, pointed at your data and model.
+    spec = with_overrides(load_task("nlu"), data, {"model": str(model) if model else None})
+    result = run_task(spec, out, log=typer.echo)
+    ev, classifier = result.output.raw
     typer.echo(markdown(ev))
+    typer.echo(f"run folder: {result.folder}")
     if json_out:
         paths = write_report(
             ev, json_out, {"model": str(classifier.model_dir), "encoder": classifier.meta["encoder"]}

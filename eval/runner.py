@@ -31,6 +31,8 @@ class StageOutput:
     rows: list[dict[str, Any]] = field(default_factory=list)
     plots: dict[str, Path] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    raw: Any = None
+    """The stage's own result objects, for per-stage commands that print more (not saved)."""
 
 
 @dataclass

@@ -123,7 +123,7 @@ def run_nlu(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
         {"class": c.label, "precision": c.precision, "recall": c.recall, "f1": c.f1, "support": c.support}
         for c in ev.per_class
     ]
-    return StageOutput(metrics, table, plots, {"errors": len(ev.errors)})
+    return StageOutput(metrics, table, plots, {"errors": len(ev.errors)}, raw=(ev, classifier))
 
 
 def run_clinc150(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
@@ -171,6 +171,14 @@ def run_kb(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
     base = open_knowledge_base(
         get_settings(), Path(kb_path) if kb_path else None, spec.options.get("encoder"), persisted=False
     )
+    question_lang = spec.options.get("question_lang")
+    if question_lang:  # only the KB questions written in this language: cross-lingual retrieval
+        from eval.kb_eval import restrict_questions
+        from kb import KnowledgeBase
+
+        base = KnowledgeBase.from_entries(
+            restrict_questions(base.entries(), question_lang), base.encoder, base.options
+        )
     queries = [q for p in spec.datasets for q in load_queries(p)]
     threshold = float(spec.options.get("threshold", base.threshold))
     report = score(run_queries(base, queries), threshold)
@@ -184,7 +192,7 @@ def run_kb(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
     plots = {"answer_rate_curve": folder / "answer_rate_curve.png"}
     plot_curve(report, plots["answer_rate_curve"], f"{spec.name} ({base.encoder.name})")
     rows = [{"lang": lang, **{k: round(v, 4) for k, v in sub.items()}} for lang, sub in by_lang.items()]
-    return StageOutput(metrics, rows, plots)
+    return StageOutput(metrics, rows, plots, raw=(report, base))
 
 
 def run_e2e(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:

@@ -166,5 +166,17 @@ def load_task(path: str | Path, check_files: bool = True) -> TaskSpec:
     return parse_task(data, path.resolve(), check_files)
 
 
+def with_overrides(
+    spec: TaskSpec, datasets: list[Path] | None = None, options: dict[str, Any] | None = None
+) -> TaskSpec:
+    """A shipped task pointed at other data or options (what the per-stage commands pass)."""
+    from dataclasses import replace
+
+    if datasets:
+        spec = replace(spec, datasets=tuple(Path(d).resolve() for d in datasets))
+    extra = {k: v for k, v in (options or {}).items() if v is not None}
+    return replace(spec, options={**spec.options, **extra}) if extra else spec
+
+
 def shipped_tasks() -> list[Path]:
     return sorted(TASKS_DIR.glob("*.yaml"))
