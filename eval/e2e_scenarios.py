@@ -90,6 +90,8 @@ def play_turn(call: CallClient, turn: Turn, pcm: bytes | None, realtime: bool) -
             out.handoff = call.wait_for(lambda e: e["type"] == "handoff", after=mark, timeout=10)
         if pcm is not None:
             _settle(call, mark)
+        if out.decision["action"] == "end":  # the bot says goodbye, then hangs up
+            call.wait_for(lambda e: e["type"] in ("hangup", "ended"), after=mark, timeout=DECISION_TIMEOUT_S)
     except TimeoutError as e:
         out.error = str(e)
     finally:
