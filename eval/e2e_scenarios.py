@@ -59,14 +59,13 @@ def turn_pcm(turn: Turn, synthesize: Callable[[str], bytes]) -> bytes:
 
 def play_turn(call: CallClient, turn: Turn, pcm: bytes | None, realtime: bool) -> TurnOutcome:
     mark = call.mark()
-    padder = None
     if pcm is None:
         call.ws.send(json.dumps({"type": "text", "text": turn.text, "language": turn.language}))
-        end = time.monotonic()
     else:
         call.send_audio(pcm, realtime=realtime)
-        end = time.monotonic()
-        padder = _Padder(call)
+    end = time.monotonic()
+    # The line stays open with silence while the bot works, as a phone line does.
+    padder = _Padder(call)
     out = TurnOutcome()
     try:
         out.decision = call.wait_for(
@@ -90,13 +89,10 @@ def play_turn(call: CallClient, turn: Turn, pcm: bytes | None, realtime: bool) -
             out.handoff = call.wait_for(lambda e: e["type"] == "handoff", after=mark, timeout=10)
         if pcm is not None:
             _settle(call, mark)
-        if out.decision["action"] == "end":  # the bot says goodbye, then hangs up
-            call.wait_for(lambda e: e["type"] in ("hangup", "ended"), after=mark, timeout=DECISION_TIMEOUT_S)
     except TimeoutError as e:
         out.error = str(e)
     finally:
-        if padder:
-            padder.stop()
+        padder.stop()
     events = [r.event for r in call.received[mark:] if r.event]
     out.heard = " ".join(e["text"] for e in events if e["type"] == "final")
     out.hung_up = any(e["type"] in ("hangup", "ended") for e in events)
@@ -144,6 +140,10 @@ def run_scenario(
             if outcome.action in ESCALATIONS and i + 1 < len(scenario.turns):
                 # A person (or a team) has the call now: the bot decides nothing more.
                 result.failures.append(f"handed over at turn {i + 1} of {len(scenario.turns)}")
+                break
+            if outcome.action == "end":  # the bot closes: it asks for a rating, then says goodbye
+                if i + 1 < len(scenario.turns):
+                    result.failures.append(f"the bot closed the call at turn {i + 1}")
                 break
             if outcome.hung_up or outcome.decision is None:
                 if i + 1 < len(scenario.turns):
