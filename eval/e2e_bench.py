@@ -63,18 +63,30 @@ def pct(values: list[float], q: float) -> float:
 
 @contextmanager
 def live_service(settings: Settings) -> Iterator[tuple[str, Any]]:
+    """The service in-process on a free port with a fresh data folder (so measurements start from an
+    empty queue), reusing the built classifier and KB index; yields (ws base URL, runtime)."""
     from api.server_thread import running_server
     from pipeline.runtime import Runtime
     from serve import create_app
 
-    runtime = Runtime.start(settings)
-    if runtime.session_services is None:
-        raise RuntimeError(f"the service cannot take calls: {runtime.calls_error}")
-    try:
-        with running_server(create_app(runtime)) as url:
-            yield url.replace("http://", "ws://"), runtime
-    finally:
-        runtime.close()
+    with tempfile.TemporaryDirectory() as tmp:
+        isolated = settings.model_copy(
+            update={
+                "data_dir": Path(tmp),
+                "nlu_model_dir": settings.resolved_nlu_model_dir().resolve(),
+                "kb_index_dir": settings.resolved_kb_index_dir().resolve(),
+                "silence_timeout_s": 120.0,
+            }
+        )
+        runtime = Runtime.start(isolated)
+        if runtime.session_services is None:
+            runtime.close()
+            raise RuntimeError(f"the service cannot take calls: {runtime.calls_error}")
+        try:
+            with running_server(create_app(runtime)) as url:
+                yield url.replace("http://", "ws://"), runtime
+        finally:
+            runtime.close()
 
 
 def _speak(runtime: Any, texts: list[str]) -> list[Clip]:
@@ -184,39 +196,30 @@ def run(
     realtime_bound_s: float = 1.5,
     progress: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = settings.model_copy(
-            update={
-                "data_dir": Path(tmp),
-                "nlu_model_dir": settings.resolved_nlu_model_dir().resolve(),
-                "kb_index_dir": settings.resolved_kb_index_dir().resolve(),
-                "silence_timeout_s": 120.0,
-            }
-        )
-        with live_service(settings) as (url, runtime):
-            routine = _speak(runtime, ROUTINE)
-            emergencies = _speak(runtime, EMERGENCY)
-            interruption = _speak(runtime, ["Wait, I want to talk to a person."])[0]
-            v2v, e2a, barge = [], [], []
-            for _ in range(repeats):
-                for clip in routine:
-                    v2v.append(voice_to_voice(url, clip))
-                    progress(f"voice-to-voice {v2v[-1]:.3f} s  {clip.text}")
-                for clip in emergencies:
-                    e2a.append(emergency_to_agent(url, runtime, clip))
-                    progress(f"emergency-to-agent {e2a[-1]:.3f} s  {clip.text}")
-                barge.append(barge_in(url, routine[0], interruption))
-                progress(f"barge-in {barge[-1]:.3f} s")
-            sustained = 0
-            levels: dict[str, float] = {}
-            for n in range(1, max_calls + 1):
-                lat = concurrent_level(url, routine, n)
-                p95 = pct(lat, 95)
-                levels[str(n)] = round(p95, 3)
-                progress(f"{n} simultaneous calls: voice-to-voice p95 {p95:.3f} s")
-                if p95 > realtime_bound_s:
-                    break
-                sustained = n
+    with live_service(settings) as (url, runtime):
+        routine = _speak(runtime, ROUTINE)
+        emergencies = _speak(runtime, EMERGENCY)
+        interruption = _speak(runtime, ["Wait, I want to talk to a person."])[0]
+        v2v, e2a, barge = [], [], []
+        for _ in range(repeats):
+            for clip in routine:
+                v2v.append(voice_to_voice(url, clip))
+                progress(f"voice-to-voice {v2v[-1]:.3f} s  {clip.text}")
+            for clip in emergencies:
+                e2a.append(emergency_to_agent(url, runtime, clip))
+                progress(f"emergency-to-agent {e2a[-1]:.3f} s  {clip.text}")
+            barge.append(barge_in(url, routine[0], interruption))
+            progress(f"barge-in {barge[-1]:.3f} s")
+        sustained = 0
+        levels: dict[str, float] = {}
+        for n in range(1, max_calls + 1):
+            lat = concurrent_level(url, routine, n)
+            p95 = pct(lat, 95)
+            levels[str(n)] = round(p95, 3)
+            progress(f"{n} simultaneous calls: voice-to-voice p95 {p95:.3f} s")
+            if p95 > realtime_bound_s:
+                break
+            sustained = n
     return {
         "voice_to_voice_p50_s": round(statistics.median(v2v), 3),
         "voice_to_voice_p95_s": round(pct(v2v, 95), 3),

@@ -10,11 +10,9 @@ would (it may barge in over a long answer). Scoring is in eval/scenarios.py.
 from __future__ import annotations
 
 import json
-import tempfile
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from eval.call_client import CallClient
@@ -170,27 +168,18 @@ def run_scenarios(
     from eval.e2e_bench import live_service
     from tts.interface import WEB_PCM16_16K
 
-    with tempfile.TemporaryDirectory() as tmp:
-        settings = settings.model_copy(
-            update={
-                "data_dir": Path(tmp),
-                "nlu_model_dir": settings.resolved_nlu_model_dir().resolve(),
-                "kb_index_dir": settings.resolved_kb_index_dir().resolve(),
-                "silence_timeout_s": 120.0,
-            }
-        )
-        with live_service(settings) as (url, runtime):
-            synth = runtime.loaded["tts"]
+    with live_service(settings) as (url, runtime):
+        synth = runtime.loaded["tts"]
 
-            def synthesize(text: str) -> bytes:
-                audio: bytes = synth.synthesize(text, "en", WEB_PCM16_16K).audio
-                return audio
+        def synthesize(text: str) -> bytes:
+            audio: bytes = synth.synthesize(text, "en", WEB_PCM16_16K).audio
+            return audio
 
-            results = []
-            for scenario in scenarios:
-                results.append(run_scenario(url, scenario, synthesize, realtime))
-                if progress:
-                    progress(results[-1])
+        results = []
+        for scenario in scenarios:
+            results.append(run_scenario(url, scenario, synthesize, realtime))
+            if progress:
+                progress(results[-1])
     return results
 
 
