@@ -36,6 +36,7 @@ from api.agent_models import (
 )
 from api.auth import BusDep, CurrentAgent, StoreDep, Supervisor, check_may_see, is_supervisor
 from api.callers import history_out
+from pipeline.bus import EventBus
 from pipeline.db import Agent, Call, Handoff, WorkOrder
 from pipeline.store import Store
 
@@ -197,6 +198,19 @@ def get_handoff(handoff_id: str, agent: CurrentAgent, store: StoreDep) -> Handof
     return handoff_detail(store, handoff)
 
 
+def _announce(bus: EventBus, handoff: Handoff, agent: Agent) -> None:
+    """Tell every console (and the call session) that this handoff changed hands or closed."""
+    bus.publish(
+        "handoff.updated",
+        handoff_id=handoff.id,
+        call_id=handoff.call_id,
+        status=handoff.status,
+        agent_id=agent.id,
+        agent_name=agent.name,
+    )
+    bus.publish("queue.changed", reason=f"handoff.{handoff.status}", handoff_id=handoff.id)
+
+
 @router.post(
     "/handoffs/{handoff_id}/accept",
     summary="Take a waiting caller",
@@ -213,15 +227,7 @@ def accept(handoff_id: str, agent: CurrentAgent, store: StoreDep, bus: BusDep) -
     except ValueError:
         pass
     else:
-        bus.publish(
-            "handoff.updated",
-            handoff_id=handoff.id,
-            call_id=handoff.call_id,
-            status="accepted",
-            agent_id=agent.id,
-            agent_name=agent.name,
-        )
-        bus.publish("queue.changed", reason="handoff.accepted", handoff_id=handoff.id)
+        _announce(bus, handoff, agent)
         return summary_of(store, handoff)
     current = store.get_handoff(handoff_id)
     who = _names(store).get(current.agent_id or "", "another agent")
@@ -255,15 +261,7 @@ def resolve(
         handoff = store.resolve_handoff(handoff_id, agent.id, body.resolution.strip())
     except ValueError as e:
         raise HTTPException(409, str(e)) from e
-    bus.publish(
-        "handoff.updated",
-        handoff_id=handoff.id,
-        call_id=handoff.call_id,
-        status="resolved",
-        agent_id=agent.id,
-        agent_name=agent.name,
-    )
-    bus.publish("queue.changed", reason="handoff.resolved", handoff_id=handoff.id)
+    _announce(bus, handoff, agent)
     return summary_of(store, handoff)
 
 

@@ -76,13 +76,17 @@ class Store:
             _ = call.utterances, call.decisions  # load before the session closes
             return call
 
-    def update_call(self, call_id: str, **fields: Any) -> Call:
+    def _update(self, model: type[Any], id: str, fields: dict[str, Any]) -> Any:
         with self.session() as s:
-            call = self._get(s, Call, call_id)
+            row = self._get(s, model, id)
             for key, value in fields.items():
-                setattr(call, key, value)
+                setattr(row, key, value)
             s.commit()
-            return call
+            return row
+
+    def update_call(self, call_id: str, **fields: Any) -> Call:
+        call: Call = self._update(Call, call_id, fields)
+        return call
 
     def end_call(self, call_id: str, reason: str, status: str = "ended") -> Call:
         """Idempotent: a call already ended keeps its first reason."""
@@ -160,12 +164,8 @@ class Store:
             return self._get(s, Handoff, handoff_id)
 
     def update_handoff(self, handoff_id: str, **fields: Any) -> Handoff:
-        with self.session() as s:
-            handoff = self._get(s, Handoff, handoff_id)
-            for key, value in fields.items():
-                setattr(handoff, key, value)
-            s.commit()
-            return handoff
+        handoff: Handoff = self._update(Handoff, handoff_id, fields)
+        return handoff
 
     def waiting(self) -> list[Handoff]:
         """Waiting handoffs in queue order (urgency, then waiting time)."""
