@@ -10,9 +10,9 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event
+from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, create_engine, event, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, sessionmaker
 
 
 def utcnow() -> datetime:
@@ -138,6 +138,64 @@ class WorkOrderNote(Base):
     status_from: Mapped[str | None] = mapped_column(String(16))
     status_to: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Callback(Base):
+    """A caller to ring back: an emergency or urgent handoff nobody took (pipeline/callbacks.py).
+
+    One per handoff, enforced by the unique handoff_id, so two processes can never both open it."""
+
+    __tablename__ = "callbacks"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    handoff_id: Mapped[str] = mapped_column(ForeignKey("handoffs.id", ondelete="CASCADE"), unique=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    caller_number: Mapped[str | None] = mapped_column(String(32), index=True)
+    urgency: Mapped[str] = mapped_column(String(16))
+    topic: Mapped[str | None] = mapped_column(String(48))
+    language: Mapped[str | None] = mapped_column(String(8))
+    trigger: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | closed
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[str | None] = mapped_column(String(32))
+    """The agent who recorded the closing outcome."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[list[CallbackAttempt]] = relationship(
+        order_by="CallbackAttempt.id", cascade="all, delete-orphan"
+    )
+
+
+class CallbackAttempt(Base):
+    """Every outcome an agent recorded on a call-back task, unanswered tries included."""
+
+    __tablename__ = "callback_attempts"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    callback_id: Mapped[str] = mapped_column(ForeignKey("callbacks.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[str] = mapped_column(String(32))
+    outcome: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+def insert_new(s: Session, model: type[Base], rows: list[dict[str, Any]], unique: str) -> None:
+    """Insert the rows whose ``unique`` column value is not taken yet, and silently skip the others.
+
+    One ``INSERT ... ON CONFLICT DO NOTHING`` on SQLite and PostgreSQL, so two processes racing to
+    create the same row neither fail nor both succeed, and the caller's transaction stays usable."""
+    if not rows:
+        return
+    dialect = s.get_bind().dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        if dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert
+        else:
+            from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+        s.execute(insert(model).values(rows).on_conflict_do_nothing(index_elements=[unique]))
+        return
+    column = getattr(model, unique)  # other databases: check first (a race then raises IntegrityError)
+    taken = set(s.scalars(select(column).where(column.in_([r[unique] for r in rows]))))
+    s.add_all(model(**r) for r in rows if r[unique] not in taken)
 
 
 def make_engine(url: str) -> Engine:

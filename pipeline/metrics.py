@@ -16,4 +16,7 @@ ASR_FINAL_LATENCY = Histogram(
     "End of caller speech to the final transcript.",
     buckets=(0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0),
 )
+CALLBACKS = Counter(
+    "triage_callbacks_total", "Call-back tasks opened, by urgency and trigger.", ["urgency", "trigger"]
+)
 BARGE_INS = Counter("triage_barge_ins_total", "Bot playback stopped because the caller spoke.")

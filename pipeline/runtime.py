@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from models.registry import ModelStatus, configured_models
 from pipeline.bus import EventBus
+from pipeline.callbacks import Callbacks, announce
+from pipeline.db import Callback, utcnow
 from pipeline.session import SessionServices
 from pipeline.settings import Settings
 from pipeline.stages import build_session_services, warm_up
@@ -30,8 +33,10 @@ class Runtime:
     @classmethod
     def start(cls, settings: Settings, load_models: bool = True) -> Runtime:
         """Open the records store, then load every configured model (skipped for model-free tests)."""
+        started_at = utcnow()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         runtime = cls(settings, Store(settings.resolved_database_url()))
+        runtime.recover_callbacks(started_at)
         if not load_models:
             return runtime
         for entry in configured_models(settings):
@@ -51,6 +56,19 @@ class Runtime:
             runtime.calls_error = str(e)
             log.error("live calls are disabled: %s", e)
         return runtime
+
+    def recover_callbacks(self, started_at: datetime) -> list[Callback]:
+        """Emergency and urgent handoffs a previous process left waiting (it crashed or restarted
+        with callers in the queue) become call-back tasks, so none is lost."""
+        recovered = Callbacks(self.store).open_left_waiting(started_at)
+        for task in recovered:
+            log.warning(
+                "handoff %s was left waiting by a previous process: call-back task %s opened",
+                task.handoff_id,
+                task.id,
+            )
+            announce(self.bus, "callback.created", task)
+        return recovered
 
     def close(self) -> None:
         synth = self.loaded.get("tts")

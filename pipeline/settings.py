@@ -135,6 +135,14 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Caller silence after which the bot asks 'are you still there?', then ends."
     )
 
+    emergency_accept_timeout_s: float = Field(
+        20.0,
+        gt=0,
+        description="An emergency handoff that no agent has accepted after this many seconds becomes a "
+        "call-back task at the top of every console, with an alert; the caller stays in the queue, and "
+        "accepting the call closes the task as reached (pipeline/callbacks.py).",
+    )
+
     # --- recordings and the agent console (api/recordings.py, api/agents.py) ---------------------
     recordings_retention_days: int = Field(
         90,

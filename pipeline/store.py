@@ -15,15 +15,19 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from pipeline.callback_rules import task_fields, trigger_for_ended_call
 from pipeline.db import (
     Agent,
     Call,
+    Callback,
     Decision,
     Handoff,
     Utterance,
     WorkOrder,
     WorkOrderNote,
+    insert_new,
     make_sessionmaker,
+    new_id,
     utcnow,
 )
 from pipeline.routing import AgentSkills, QueueItem, check_work_order_transition, order_queue, queue_for_agent
@@ -89,15 +93,22 @@ class Store:
         return call
 
     def end_call(self, call_id: str, reason: str, status: str = "ended") -> Call:
-        """Idempotent: a call already ended keeps its first reason."""
+        """Idempotent: a call already ended keeps its first reason.
+
+        A handoff still waiting is abandoned; an emergency or urgent one becomes a call-back task
+        in the same transaction, so the caller cannot drop out of sight (pipeline/callbacks.py)."""
         with self.session() as s:
             call = self._get(s, Call, call_id)
             if call.ended_at is None:
                 call.status, call.end_reason, call.ended_at = status, reason, utcnow()
+                tasks = []
                 for h in s.scalars(
                     select(Handoff).where(Handoff.call_id == call_id, Handoff.status == "waiting")
                 ):
                     h.status = "abandoned"
+                    if trigger := trigger_for_ended_call(h.urgency, reason, status):
+                        tasks.append(task_fields(new_id(), h, call.caller_number, trigger, call.ended_at))
+                insert_new(s, Callback, tasks, unique="handoff_id")
                 s.commit()
             return call
 

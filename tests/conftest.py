@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, make_url, text
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -34,3 +36,30 @@ def asr_clips() -> dict[str, dict]:
 def model_cache_dir() -> Path:
     """Where packaged weights get assembled; shared with the developer's own cache to save time."""
     return Path(os.environ.get("TRIAGE_CACHE_DIR", Path.home() / ".cache" / "hotline-triage"))
+
+
+PG_URL = os.environ.get("TRIAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database of our own on the PostgreSQL server, so other test modules' tables are never touched.
+    Skipped when no server answers, except under CI=true, where the real-database path is required."""
+    try:
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
+        with admin.connect() as conn:
+            conn.execute(text("select 1"))
+    except Exception as e:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI expects PostgreSQL at {PG_URL}: {e}")
+        pytest.skip(f"no PostgreSQL at {PG_URL} (set TRIAGE_TEST_POSTGRES_URL)")
+    name = f"triage_agents_test_{os.getpid()}"
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()

@@ -4,7 +4,6 @@ handoff detail, accept/resolve, work orders, caller history."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,37 +13,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine
 
 from pipeline.db import Base, Handoff, utcnow
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from pipeline.store import Store
-
-PG_URL = os.environ.get("TRIAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A database of our own on the PostgreSQL server, so other test modules' tables are never touched."""
-    try:
-        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 2})
-        with admin.connect() as conn:
-            conn.execute(text("select 1"))
-    except Exception as e:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI expects PostgreSQL at {PG_URL}: {e}")
-        pytest.skip(f"no PostgreSQL at {PG_URL} (set TRIAGE_TEST_POSTGRES_URL)")
-    name = f"triage_agents_test_{os.getpid()}"
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    try:
-        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
 
 
 @dataclass
