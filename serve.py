@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -9,9 +11,10 @@ from contextlib import asynccontextmanager
 import anyio
 from fastapi import FastAPI
 
-from api import agent_stream, agents, callers, calls, health, metrics, recordings, workorders
+from api import agent_stream, agents, callbacks, callers, calls, health, metrics, recordings, workorders
 from api.console import mount_console
 from api.errors import install_error_handlers
+from pipeline.callbacks import CallbackWatch
 from pipeline.runtime import Runtime
 from pipeline.settings import get_settings
 
@@ -23,7 +26,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if started_here:
         # Loading takes seconds; do it off the event loop so the process stays responsive.
         app.state.runtime = await anyio.to_thread.run_sync(Runtime.start, get_settings())
+    runtime: Runtime = app.state.runtime
+    watch = asyncio.create_task(
+        CallbackWatch(runtime.store, runtime.bus, runtime.settings.emergency_accept_timeout_s).run()
+    )
     yield
+    watch.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await watch
     if started_here:
         app.state.runtime.close()
         app.state.runtime = None
@@ -40,7 +50,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.state.runtime = runtime
     install_error_handlers(app)
     app.include_router(health.router)
-    for module in (calls, agents, agent_stream, workorders, callers, recordings, metrics):
+    for module in (calls, agents, callbacks, agent_stream, workorders, callers, recordings, metrics):
         app.include_router(module.router)
     mount_console(app)
     return app

@@ -11,6 +11,10 @@ Server -> client JSON messages (the client may send ``{"type": "ping"}`` and get
   new line of a call whose handoff the agent may see: the transcript grows live while the caller waits.
 - ``call.ended``: ``{call_id, handoff_id, reason}``.
 - ``workorder.changed``: ``{work_order_id}``: re-read GET /v1/workorders.
+- ``callback.created``: ``{callback, alert}`` for a new call-back task this agent may see (every
+  emergency; urgent ones matching their skills; all for supervisors); ``alert`` is true for an
+  emergency: sound the alarm. ``callback.updated`` (an unanswered attempt was logged) and
+  ``callback.closed`` (an outcome closed it: drop it from the list) carry ``{callback}``.
 
 A bad or missing token gets an ``error`` message, then the socket closes with code 4401.
 Messages the agent may not see are never sent. On reconnect, ``hello`` re-syncs everything.
@@ -28,13 +32,25 @@ from fastapi.encoders import jsonable_encoder
 from sqlalchemy import select
 
 from api.agents import queue_view, summary_of
-from api.auth import authenticate, handoffs_of_calls, is_supervisor, may_see, may_take
+from api.auth import (
+    authenticate,
+    handoffs_of_calls,
+    is_supervisor,
+    may_see,
+    may_see_callback,
+    may_take,
+    skills,
+)
+from api.callbacks import summary_of as callback_summary
 from pipeline.bus import BusMessage
+from pipeline.callbacks import Callbacks
 from pipeline.db import Agent, Handoff, Utterance
+from pipeline.routing import QueueItem, agent_can_take
 from pipeline.store import NotFoundError, Store
 
 router = APIRouter(tags=["agents"])
 
+CALLBACK_TOPICS = frozenset({"callback.created", "callback.updated", "callback.closed"})
 QUEUE_TOPICS = frozenset(
     {"handoff.created", "handoff.updated", "queue.changed", "call.ended", "agent.status"}
 )
@@ -68,6 +84,10 @@ class AgentRelay:
             elif message.topic in ("workorder.created", "workorder.updated"):
                 # Only the id: the console re-reads its list, which the REST API filters by role.
                 out.append({"type": "workorder.changed", "work_order_id": data.get("work_order_id")})
+            elif message.topic in CALLBACK_TOPICS:
+                event = self._callback(agent, message.topic, data)
+                if event:
+                    out.append(event)
             elif message.topic == "call.ended":
                 out.append(
                     {
@@ -103,6 +123,23 @@ class AgentRelay:
         position = ids.index(handoff.id) + 1 if handoff.id in ids else None
         summary["position"] = position
         return {"type": "handoff.created", "handoff": summary, "position": position, "top": position == 1}
+
+    def _callback(self, agent: Agent, topic: str, data: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            task = Callbacks(self.store).get(str(data.get("callback_id")))
+        except NotFoundError:
+            return None
+        # Whoever had the open task on screen hears that it closed, even when someone else closed it.
+        item = QueueItem(task.id, task.urgency, task.created_at, task.topic, task.language)
+        if not (may_see_callback(agent, task) or agent_can_take(skills(agent), item)):
+            return None
+        event: dict[str, Any] = {
+            "type": topic,
+            "callback": callback_summary(self.store, task).model_dump(mode="json"),
+        }
+        if topic == "callback.created":
+            event["alert"] = task.urgency == "emergency" and task.status == "open"
+        return event
 
     def _transcript(self, agent: Agent, data: dict[str, Any]) -> dict[str, Any] | None:
         call_id = data.get("call_id")

@@ -37,6 +37,8 @@ from api.agent_models import (
 from api.auth import BusDep, CurrentAgent, StoreDep, Supervisor, check_may_see, is_supervisor
 from api.callers import history_out
 from pipeline.bus import EventBus
+from pipeline.callbacks import Callbacks
+from pipeline.callbacks import announce as announce_callback
 from pipeline.db import Agent, Call, Handoff, WorkOrder
 from pipeline.store import Store
 
@@ -218,7 +220,8 @@ def _announce(bus: EventBus, handoff: Handoff, agent: Agent) -> None:
 )
 def accept(handoff_id: str, agent: CurrentAgent, store: StoreDep, bus: BusDep) -> HandoffSummary:
     """Marks the handoff accepted by you and sets you busy. Exactly one of several agents
-    accepting at once wins; the others get 409."""
+    accepting at once wins; the others get 409. An emergency that had become a call-back task
+    because nobody accepted it in time closes that task as reached."""
     waiting = store.get_handoff(handoff_id)
     if waiting.status == "waiting":  # once taken, every agent is told so (409), not forbidden
         check_may_see(agent, waiting)
@@ -228,6 +231,8 @@ def accept(handoff_id: str, agent: CurrentAgent, store: StoreDep, bus: BusDep) -
         pass
     else:
         _announce(bus, handoff, agent)
+        if reached := Callbacks(store).reached_on_accept(handoff_id, agent.id):
+            announce_callback(bus, "callback.closed", reached, agent_id=agent.id, agent_name=agent.name)
         return summary_of(store, handoff)
     current = store.get_handoff(handoff_id)
     who = _names(store).get(current.agent_id or "", "another agent")

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from api.deps import get_runtime
 from pipeline.bus import EventBus
-from pipeline.db import Agent, Call, Handoff
+from pipeline.db import Agent, Call, Callback, Handoff
 from pipeline.routing import AgentSkills, QueueItem, agent_can_take
 from pipeline.runtime import Runtime
 from pipeline.store import Store
@@ -118,14 +118,38 @@ def handoffs_of_calls(
         return list(s.scalars(q))
 
 
+def may_see_callback(agent: Agent, task: Callback) -> bool:
+    """Supervisors see every call-back task and an agent the ones they closed; an open emergency
+    reaches everyone (anyone may ring back a person in danger), an urgent one matching skills."""
+    if is_supervisor(agent) or task.agent_id == agent.id:
+        return True
+    item = QueueItem(task.id, task.urgency, task.created_at, task.topic, task.language)
+    return task.status == "open" and agent_can_take(skills(agent), item)
+
+
+def check_may_see_callback(agent: Agent, task: Callback) -> None:
+    if not may_see_callback(agent, task):
+        raise HTTPException(
+            403,
+            f"Call-back {task.id} is not yours to see: it is {task.status}"
+            + (" and outside your topics and languages." if task.status == "open" else "."),
+        )
+
+
 def may_see_call(store: Store, agent: Agent, call_id: str) -> bool:
-    """Through any handoff of that call the agent may see."""
-    return is_supervisor(agent) or any(may_see(agent, h) for h in handoffs_of_calls(store, [call_id]))
+    """Through any handoff or call-back task of that call the agent may see."""
+    if is_supervisor(agent) or any(may_see(agent, h) for h in handoffs_of_calls(store, [call_id])):
+        return True
+    with store.session() as s:
+        tasks = list(s.scalars(select(Callback).where(Callback.call_id == call_id)))
+    return any(may_see_callback(agent, t) for t in tasks)
 
 
 def check_may_see_call(store: Store, agent: Agent, call_id: str) -> None:
     store.get_call(call_id)  # 404 before 403: an unknown id is reported as unknown
     if not may_see_call(store, agent, call_id):
         raise HTTPException(
-            403, f"Call {call_id} is not yours to see: it has no handoff in your queue or accepted by you."
+            403,
+            f"Call {call_id} is not yours to see: it has no handoff in your queue or accepted by you, "
+            "and no call-back task of yours.",
         )
