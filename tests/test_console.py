@@ -7,50 +7,36 @@ Set TRIAGE_CONSOLE_SCREENSHOTS=DIR to keep the screenshots for a look.
 
 from __future__ import annotations
 
-import os
-import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from chromium import classes, click, shot, sign_in, wait_for
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
 
 from api.server_thread import running_server
+from pipeline.callbacks import Callbacks
 from pipeline.db import Handoff, utcnow
 from pipeline.runtime import Runtime
 from pipeline.settings import Settings
 from pipeline.store import Store
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-webdriver = pytest.importorskip("selenium.webdriver")
-if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
-    pytest.fail("Chromium is missing: run scripts/bootstrap.sh (apt-get install -y chromium chromium-driver)")
-
-from selenium.common.exceptions import (  # noqa: E402
-    ElementNotInteractableException,
-    NoSuchElementException,
-    StaleElementReferenceException,
-)
-from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.remote.webdriver import WebDriver  # noqa: E402
-from selenium.webdriver.remote.webelement import WebElement  # noqa: E402
-from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
-
-WAIT_S = 15
 LOADED_DURATION = (
     "const a = document.querySelector(arguments[0]); return a && a.readyState >= 1 && a.duration;"
 )
-RETRY = (NoSuchElementException, StaleElementReferenceException, ElementNotInteractableException)
 
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory) -> Runtime:
-    return Runtime.start(Settings(data_dir=tmp_path_factory.mktemp("console-data")), load_models=False)
+    # The seeded emergency waits through the whole module: no call-back task for it here.
+    settings = Settings(data_dir=tmp_path_factory.mktemp("console-data"), emergency_accept_timeout_s=3600)
+    return Runtime.start(settings, load_models=False)
 
 
 @pytest.fixture(scope="module")
@@ -62,84 +48,11 @@ def base_url(runtime: Runtime) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
-    from selenium.webdriver.chrome.options import Options
-    from selenium.webdriver.chrome.service import Service
-
-    options = Options()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--no-first-run",
-        "--disable-dev-shm-usage",
-        "--lang=en-US",
-        "--window-size=1480,1000",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-
-
-@pytest.fixture(scope="module")
 def agent_token(runtime: Runtime) -> str:
     _, token = runtime.store.create_agent(
         "Wang Fang", "agent", topics=["water", "power"], languages=["zh", "en"]
     )
     return token
-
-
-def wait_for(driver: WebDriver, condition: Callable[[WebDriver], Any], what: str) -> Any:
-    # The queue re-renders on every live update, so an element found a moment ago may be replaced.
-    return WebDriverWait(driver, WAIT_S, poll_frequency=0.1, ignored_exceptions=RETRY).until(
-        condition, message=f"waiting for {what}"
-    )
-
-
-def click(driver: WebDriver, find: Callable[[WebDriver], WebElement], what: str) -> None:
-    def attempt(d: WebDriver) -> bool:
-        find(d).click()
-        return True
-
-    wait_for(driver, attempt, what)
-
-
-def classes(element: WebElement) -> str:
-    return element.get_attribute("class") or ""
-
-
-def shot(driver: WebDriver, tmp_path: Path, name: str) -> Path:
-    folder = Path(os.environ.get("TRIAGE_CONSOLE_SCREENSHOTS") or tmp_path)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    assert driver.save_screenshot(str(path))
-    assert path.stat().st_size > 10_000
-    return path
-
-
-def sign_in(driver: WebDriver, base_url: str, token: str, lang: str = "en") -> None:
-    driver.get(base_url + "/console/console.css")  # same origin, no script that could sign in again
-    driver.execute_script("localStorage.clear(); localStorage.setItem('triage.lang', arguments[0]);", lang)
-    driver.get(base_url + "/console/")
-    field = wait_for(
-        driver,
-        lambda d: (
-            d.find_element(By.ID, "token-input").is_displayed() and d.find_element(By.ID, "token-input")
-        ),
-        "the sign-in form",
-    )
-    field.send_keys(token)
-    driver.find_element(By.ID, "login-btn").click()
-    wait_for(driver, lambda d: d.find_element(By.ID, "app").is_displayed(), "the console after sign-in")
-    wait_for(driver, lambda d: "conn-live" in classes(d.find_element(By.ID, "conn")), "live feed")
 
 
 def queue_ids(driver: WebDriver) -> list[str]:
@@ -322,6 +235,14 @@ def test_a_new_emergency_reaches_the_top_of_the_queue_live(
     runtime.store.end_call(handoff.call_id, "caller_hung_up")  # leave the queue as the others expect it
     runtime.bus.publish("call.ended", call_id=handoff.call_id, handoff_id=handoff.id, reason="caller_hung_up")
     wait_for(browser, lambda d: handoff.id not in queue_ids(d), "the abandoned call to leave the queue")
+    # ... for the call-back list (tests/test_console_callbacks.py); closed here so the others see none.
+    wait_for(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".callback.u-emergency"), "the call-back")
+    [task] = Callbacks(runtime.store).tasks()
+    agent = runtime.store.agent_by_token(agent_token)
+    assert agent is not None and task.handoff_id == handoff.id
+    Callbacks(runtime.store).record(task.id, agent.id, "false_alarm", "test caller")
+    runtime.bus.publish("callback.closed", callback_id=task.id)
+    wait_for(browser, lambda d: not d.find_element(By.ID, "callbacks").is_displayed(), "the call-back closed")
 
 
 def test_accept_then_resolve_with_a_note(

@@ -114,6 +114,7 @@ function setLang(lang) {
   if (state.detail) renderDetail(state.detail, { keepForm: true });
   renderMe();
   renderMyOrders();
+  renderCallbacks();
 }
 
 // --- sign in -------------------------------------------------------------------------------------
@@ -136,6 +137,7 @@ function signOut(message) {
     state.ws = null;
   }
   setConn("off");
+  resetCallbacks();
   showLogin(message);
 }
 
@@ -163,6 +165,7 @@ async function signIn(token) {
   fillSelects();
   applyQueue(await api("GET", "/v1/agents/queue"));
   loadOrders();
+  loadCallbacks();
   connect();
 }
 
@@ -205,8 +208,16 @@ function connect() {
 function onStream(msg) {
   switch (msg.type) {
     case "hello":
+      applyQueue(msg);
+      loadCallbacks(); // after a reconnect: anything announced while away
+      break;
     case "queue":
       applyQueue(msg);
+      break;
+    case "callback.created":
+    case "callback.updated":
+    case "callback.closed":
+      onCallbackEvent(msg);
       break;
     case "handoff.created":
       // Every emergency is announced; other callers only when they land at the top of the queue.
@@ -225,6 +236,7 @@ function onStream(msg) {
       break;
     case "call.ended":
       if (state.detail && msg.call_id === state.detail.call_id) refreshDetail();
+      loadCallbacks(); // an emergency caller who hung up is now a call-back task
       break;
     case "error":
       toast(msg.message, "alert");
@@ -299,6 +311,7 @@ function tick() {
   if (state.detail && state.detail.status === "waiting") {
     $("d-waited").textContent = fmtDuration(waitedSeconds(state.detail));
   }
+  remindCallbacks();
 }
 
 // --- the selected handoff ------------------------------------------------------------------------
@@ -400,6 +413,12 @@ function detailKey(key) {
 }
 
 function renderDetails(details) {
+  const rows = detailRows(details);
+  $("details").replaceChildren(...rows);
+  $("details-empty").hidden = rows.length > 0;
+}
+
+function detailRows(details) {
   const rows = [];
   for (const [key, value] of Object.entries(details)) {
     if (value === null || value === undefined || (Array.isArray(value) && !value.length) || value === "") continue;
@@ -414,8 +433,7 @@ function renderDetails(details) {
       : typeof value === "object" ? one(value) : String(value);
     rows.push(el("div", { dataset: { key } }, el("dt", {}, detailKey(key)), el("dd", {}, text)));
   }
-  $("details").replaceChildren(...rows);
-  $("details-empty").hidden = rows.length > 0;
+  return rows;
 }
 
 function orderItem(o) {
@@ -459,14 +477,14 @@ function renderRecordings(call) {
   $("recordings-empty").hidden = tracks.length > 0;
 }
 
-async function loadAudio(slot, url, button) {
+async function loadAudio(slot, url, button, blobUrls) {
   // <audio src> cannot send the bearer token, so fetch the WAV and play it from a blob.
   button.disabled = true;
   try {
     const res = await fetch(url, { headers: { Authorization: "Bearer " + state.token } });
     if (!res.ok) throw new Error((await res.json()).detail || res.statusText);
     const blobUrl = URL.createObjectURL(await res.blob());
-    state.audioUrls.push(blobUrl);
+    (blobUrls || state.audioUrls).push(blobUrl);
     const audio = el("audio", { controls: true, src: blobUrl, preload: "metadata" });
     slot.append(audio);
     audio.play().catch(() => {});
