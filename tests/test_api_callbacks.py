@@ -197,12 +197,18 @@ def test_outcomes_close_the_task_and_bad_requests_say_why(service: Service) -> N
     assert service.client.get("/v1/callbacks").status_code == 401
 
 
-def test_the_live_feed_announces_a_new_emergency_task_to_everyone_and_its_closing(service: Service) -> None:
+def test_the_live_feed_announces_emergency_tasks_to_everyone_and_urgent_ones_by_skill(
+    service: Service,
+) -> None:
+    urgent = emergency_call(service.runtime, "13700000001", urgency="urgent", topic="water", language="zh")
     handoff = emergency_call(service.runtime)
     with service.client.websocket_connect(f"/v1/agents/stream?token={service.tokens['power_en']}") as ws:
         assert ws.receive_json()["type"] == "hello"
+        hang_up(service.runtime, urgent)  # water, Mandarin: not for this agent
         hang_up(service.runtime, handoff)
-        created = next(m for m in iter(ws.receive_json, None) if m["type"] == "callback.created")
+        created = next(
+            m for m in iter(ws.receive_json, None) if m["type"] == "callback.created"
+        )  # the first one this agent hears is the emergency: the urgent one was never sent
         assert created["alert"] is True and created["callback"]["handoff_id"] == handoff.id
         task_id = created["callback"]["id"]
         r = service.post(f"/v1/callbacks/{task_id}/outcome", "super", json={"outcome": "false_alarm"})
