@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import typer
 
-from cli import agent_cmds, asr_cmds, call_cmds, eval_cmds, kb_cmds, nlu_cmds, service_cmds, tts_cmds
+from cli import (
+    agent_cmds,
+    asr_cmds,
+    call_cmds,
+    emergency_cmds,
+    eval_cmds,
+    kb_cmds,
+    nlu_cmds,
+    service_cmds,
+    tts_cmds,
+)
 from cli.groups import CommandGroups
 
 app = typer.Typer(
@@ -26,7 +36,17 @@ app.add_typer(nlu_app, name="nlu")
 app.add_typer(kb_app, name="kb")
 
 groups = CommandGroups(root=app, bench=bench_app, eval=eval_app, nlu=nlu_app, kb=kb_app)
-for module in (service_cmds, asr_cmds, nlu_cmds, kb_cmds, tts_cmds, call_cmds, agent_cmds, eval_cmds):
+for module in (
+    service_cmds,
+    asr_cmds,
+    nlu_cmds,
+    emergency_cmds,
+    kb_cmds,
+    tts_cmds,
+    call_cmds,
+    agent_cmds,
+    eval_cmds,
+):
     module.register(groups)
 
 

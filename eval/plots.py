@@ -70,3 +70,26 @@ def latency_histogram_png(values: list[float], path: Path, title: str = "", xlab
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+def rates_png(rates: dict[str, float | None], path: Path, title: str = "", xlabel: str = "rate") -> Path:
+    """Horizontal bars, one per key (a category), sorted so the weakest stand at the top."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    items = sorted(((k, float(v)) for k, v in rates.items() if v is not None), key=lambda kv: -kv[1])
+    fig, ax = plt.subplots(figsize=(7, max(3, 0.25 * len(items) + 1)))
+    if items:
+        ax.barh([k for k, _ in items], [v for _, v in items], color="#4477aa")
+        ax.set_xlim(0, 1.0)
+    else:
+        ax.text(0.5, 0.5, "no rows", ha="center", va="center", transform=ax.transAxes)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -245,7 +245,44 @@ def run_e2e(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
     return StageOutput(metrics, result_rows(results), plots)
 
 
+def run_emergency(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
+    import json
+
+    from eval.emergency_eval import category_table, evaluate, load_items
+    from eval.plots import rates_png
+    from nlu import IntentClassifier
+
+    items = load_items(list(spec.datasets))
+    model = spec.options.get("model")
+    classifier = IntentClassifier.load(Path(model) if model else None)
+    log(f"model {classifier.model_dir}, {len(items)} rows; semantic layer {classifier.bank is not None}")
+    ev = evaluate(classifier, items)
+    metrics = ev.flat()
+    for m in spec.metrics:  # a slice your data does not have (no 'variant' field, one language)
+        metrics.setdefault(m.name, None)
+    if classifier.bank is not None:
+        metrics.update({f"bank_{k}": v for k, v in classifier.bank.loo.items()})
+    for name, rows in (("misses", ev.misses), ("false_alarms", ev.false_alarms)):
+        (folder / f"{name}.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8"
+        )
+    table = category_table(ev)
+    plots = {}
+    recall_rows = [r for r in table if r["measure"] == "recall"]
+    if recall_rows:
+        plots["recall_by_category"] = rates_png(
+            {r["category"]: r["value"] for r in recall_rows},
+            folder / "recall_by_category.png",
+            f"{spec.name}: recall by category",
+            "recall",
+        )
+    return StageOutput(
+        metrics, table, plots, {"misses": len(ev.misses), "false_alarms": len(ev.false_alarms)}, raw=ev
+    )
+
+
 RUNNERS: dict[str, Callable[[TaskSpec, Path, Log], StageOutput]] = {
+    "emergency": run_emergency,
     "asr": run_asr,
     "nlu": run_nlu,
     "clinc150": run_clinc150,

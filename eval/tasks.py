@@ -1,7 +1,7 @@
 """Evaluation tasks declared as data: a YAML file names the dataset, the normaliser and the metrics.
 
     name: asr                       # names the run folder: runs/<UTC time>-<name>/
-    kind: asr                       # asr | nlu | clinc150 | kb | e2e
+    kind: asr                       # asr | nlu | emergency | clinc150 | kb | e2e
     dataset: "{shared}/benchmarks/asr/manifest.jsonl"   # or a list; relative to the YAML file
     normaliser: basic               # a named normaliser from eval/normalise.py, or none
     derived: telephone              # optional: score a derived copy of the data (asr: telephone)
@@ -26,7 +26,7 @@ from eval.normalise import NORMALISERS
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
 TASKS_DIR = Path(__file__).resolve().parent / "tasks"
-KINDS = ("asr", "nlu", "clinc150", "kb", "e2e")
+KINDS = ("asr", "nlu", "emergency", "clinc150", "kb", "e2e")
 DERIVED = {"asr": ("telephone",)}
 _KEYS = {"name", "kind", "dataset", "normaliser", "metrics", "options", "derived", "description"}
 

@@ -19,6 +19,7 @@ from nlu.details import extract_details
 from nlu.heads import OnnxHeads
 from nlu.result import EmergencyDecision, NluResult, RuleHit, Scored
 from nlu.rules import EmergencyRules, live_hits, looks_chinese
+from nlu.semantic import DEFAULT_BANK, EmergencyBank, SemanticMatch
 from nlu.taxonomy import Taxonomy
 from nlu.train import in_scope_scores
 
@@ -36,6 +37,12 @@ class ClassifierOptions:
     top_k: int = 3
     rules_path: Path | None = None
     """Emergency rules YAML; None uses <model_dir>/rules.yaml if present, else the shipped nlu/rules.yaml."""
+    semantic: bool = True
+    """Run the semantic emergency layer (nlu/semantic.py) beside the rules."""
+    bank_path: Path | None = None
+    """Emergency bank YAML; None uses <model_dir>/emergency_bank.yaml if present, else the shipped one."""
+    cache_dir: Path | None = None
+    """Where the bank's embeddings are cached (encoded once per encoder and bank text)."""
 
 
 class IntentClassifier:
@@ -53,10 +60,24 @@ class IntentClassifier:
         self.taxonomy = Taxonomy.load(tax if tax.is_file() else None)
         rules = options.rules_path or (self.model_dir / "rules.yaml")
         self.rules = EmergencyRules.load(rules if Path(rules).is_file() else None)
+        self.bank: EmergencyBank | None = None
+        if options.semantic:
+            bank = options.bank_path or (self.model_dir / "emergency_bank.yaml")
+            self.bank = EmergencyBank.build(
+                encoder,
+                bank if Path(bank).is_file() else DEFAULT_BANK,
+                options.cache_dir,
+                categorise=self._category_of,
+            )
         self.options = options
         self.oos_threshold = float(self.meta["oos_threshold"])
         self.emergency_threshold = float(self.meta["emergency_threshold"])
         self.labels: dict[str, list[str]] = self.meta["heads"]
+
+    def _category_of(self, text: str) -> str:
+        """The rule category of a seed emergency phrasing (its first live hit), for explanations."""
+        live = live_hits(self.rules.scan(text))
+        return live[0].rule if live else "medical_other"
 
     @classmethod
     def load(
@@ -69,7 +90,9 @@ class IntentClassifier:
 
             s = get_settings()
             model_dir = resolve_model_dir(s)
-            options = options or ClassifierOptions(device=s.device, threads=s.cpu_threads)
+            options = options or ClassifierOptions(
+                device=s.device, threads=s.cpu_threads, cache_dir=s.cache_dir
+            )
         options = options or ClassifierOptions()
         model_dir = Path(model_dir)
         meta = model_dir / "meta.json"
@@ -87,28 +110,36 @@ class IntentClassifier:
     def predict_many(self, texts: list[str], langs: list[str | None] | None = None) -> list[NluResult]:
         langs = langs or [None] * len(texts)
         clean = [" ".join(str(t).split()) for t in texts]
-        live = [i for i, t in enumerate(clean) if t]
+        # What the caller said, without a call-taker's opening that a whole-line transcript carries.
+        heard = [self.rules.without_dispatcher(t) for t in clean]
+        live = [i for i, t in enumerate(heard) if t]
         probs: dict[str, np.ndarray] = {}
+        matches: list[SemanticMatch] = []
         if live:
-            x = self.encoder.encode_queries([clean[i] for i in live])
+            x = self.encoder.encode_queries([heard[i] for i in live])
             probs = self.heads(x)
+            if self.bank is not None:
+                matches = self.bank.match_many(x)
         results = []
         row_of = {i: k for k, i in enumerate(live)}
         for i, text in enumerate(clean):
             lang = langs[i] or ("zh" if looks_chinese(text) else "en")
             row = {name: p[row_of[i]] for name, p in probs.items()} if i in row_of else {}
-            results.append(self._result(text, lang, row))
+            match = matches[row_of[i]] if matches and i in row_of else None
+            results.append(self._result(text, lang, row, match))
         return results
 
     def _scored(self, code: str, p: float) -> Scored:
         info = self.taxonomy.info(code)
         return Scored(code, info.zh, info.en, round(float(p), 4))
 
-    def _result(self, text: str, lang: str, probs: dict[str, np.ndarray]) -> NluResult:
+    def _result(
+        self, text: str, lang: str, probs: dict[str, np.ndarray], match: SemanticMatch | None = None
+    ) -> NluResult:
         hits = self.rules.scan(text) if text else []
         details = extract_details(text)
         if "label" not in probs:  # empty utterance: nothing to classify
-            decision = self._emergency(hits, 0.0)
+            decision = self._emergency(text, hits, 0.0, None)
             return NluResult(
                 text,
                 lang,
@@ -150,7 +181,7 @@ class IntentClassifier:
             total = sum(v for v, _ in rest) or 1.0
             conf, urgency = max(rest)
             urgency_conf = conf / total
-        decision = self._emergency(hits, em_score)
+        decision = self._emergency(text, hits, em_score, match)
         if decision.flagged:
             urgency, urgency_conf = "emergency", max(em_score, 1.0 if decision.source == "rule" else em_score)
             if out_of_scope:  # an emergency is never "not our business": it goes to a person
@@ -173,12 +204,24 @@ class IntentClassifier:
             top=top,
         )
 
-    def _emergency(self, hits: list[RuleHit], score: float) -> EmergencyDecision:
+    def _emergency(
+        self, text: str, hits: list[RuleHit], score: float, match: SemanticMatch | None
+    ) -> EmergencyDecision:
         live = live_hits(hits)
         t = self.emergency_threshold
         if live:
             names = ", ".join(dict.fromkeys(f"{h.rule} '{h.phrase}'" for h in live))
-            return EmergencyDecision(True, "rule", f"rule {names}", round(score, 4), t, tuple(hits))
+            rule = self.rules.by_name.get(live[0].rule)
+            return EmergencyDecision(
+                True,
+                "rule",
+                f"rule {names}",
+                round(score, 4),
+                t,
+                tuple(hits),
+                live[0].rule,
+                rule.service if rule else None,
+            )
         if hits:
             bar = max(t, STRICT_MODEL_BAR)
             cancelled = "; ".join(f"'{h.phrase}' ({h.suppressed_by})" for h in hits)
@@ -199,6 +242,29 @@ class IntentClassifier:
                 bar,
                 tuple(hits),
             )
+        past = self.rules.past_context(text)
+        if match is not None and match.fired and past is None:
+            service = (
+                self.rules.by_name[match.category].service if match.category in self.rules.by_name else None
+            )
+            return EmergencyDecision(
+                True,
+                "semantic",
+                match.reason(),
+                round(score, 4),
+                t,
+                (),
+                match.category,
+                service,
+                match.example,
+            )
         if score >= t:
             return EmergencyDecision(True, "model", f"model score {score:.2f} >= {t:.2f}", round(score, 4), t)
-        return EmergencyDecision(False, "none", f"model score {score:.2f} < {t:.2f}", round(score, 4), t)
+        why = f"model score {score:.2f} < {t:.2f}"
+        if match is not None:
+            why += (
+                f"; semantic margin {match.margin:.3f} < {match.threshold:.3f}"
+                if not match.fired
+                else (f"; semantic {match.category} set aside ({past})")
+            )
+        return EmergencyDecision(False, "none", why, round(score, 4), t)

@@ -23,6 +23,7 @@ _INPUTS = [
     *SEED_TRAIN,
     HERE / "taxonomy.yaml",
     HERE / "rules.yaml",
+    HERE / "emergency_bank.yaml",
     HERE / "train.py",
     HERE / "heads.py",
     HERE / "embeddings.py",
@@ -58,7 +59,11 @@ def build_default(
     tmp = model_dir.with_name(model_dir.name + ".building")
     shutil.rmtree(tmp, ignore_errors=True)
     options = TrainOptions(
-        encoder=encoder, head=HeadOptions(c=DEFAULT_C), cache_dir=cache_dir, threads=threads
+        encoder=encoder,
+        head=HeadOptions(c=DEFAULT_C),
+        cache_dir=cache_dir,
+        threads=threads,
+        emergency_bank=HERE / "emergency_bank.yaml",
     )
     train(load_jsonl(SEED_TRAIN), tmp, options)
     meta_path = tmp / "meta.json"

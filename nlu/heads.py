@@ -100,17 +100,25 @@ def choose_oos_threshold(
 
 
 def choose_recall_threshold(
-    scores: np.ndarray, positive: np.ndarray, ceiling: float = 0.5, beta: float = 2.0
+    scores: np.ndarray,
+    positive: np.ndarray,
+    ceiling: float = 0.5,
+    beta: float = 2.0,
+    max_false_alarm: float = 1.0,
 ) -> float:
     """For emergencies recall comes first: the threshold (<= ceiling) maximising F-beta (beta=2
-    weighs recall four times precision) on validation data."""
+    weighs recall four times precision) on validation data, among those that flag at most
+    ``max_false_alarm`` of the non-emergencies (a line that cries wolf is a line agents stop trusting)."""
     if not positive.any():
         return ceiling
+    negatives = max(1, int((~positive).sum()))
     best_t, best = ceiling, -1.0
     for t in np.unique(np.concatenate([np.round(scores, 4), [ceiling]])):
         if t > ceiling or t <= 0:
             continue
         flagged = scores >= t
+        if float(np.sum(flagged & ~positive)) / negatives > max_false_alarm and t < ceiling:
+            continue
         tp = float(np.sum(flagged & positive))
         prec = tp / max(1.0, float(flagged.sum()))
         rec = tp / float(positive.sum())

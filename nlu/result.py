@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 Urgency = Literal["emergency", "urgent", "routine"]
-EmergencySource = Literal["rule", "model", "none"]
+EmergencySource = Literal["rule", "semantic", "model", "none"]
 
 
 @dataclass(frozen=True)
@@ -24,12 +24,19 @@ class RuleHit:
 class EmergencyDecision:
     flagged: bool
     source: EmergencySource
-    """'rule' when a live rule hit decided, 'model' when the urgency head's score did, 'none' otherwise."""
+    """'rule' when a live rule hit decided, 'semantic' when the bank of emergency descriptions did,
+    'model' when the urgency head's score did, 'none' otherwise."""
     reason: str
     """Human-readable: the rule name and matched phrase, or the model score against its threshold."""
     model_score: float
     threshold: float
     rule_hits: tuple[RuleHit, ...] = ()
+    category: str | None = None
+    """The dispatch category (a rule or bank name: cardiac, shots_fired, drowning, ...) when flagged."""
+    service: str | None = None
+    """medical, police, fire or traffic: which emergency service the category belongs to."""
+    example: str | None = None
+    """For a semantic decision, the nearest emergency description it was compared with."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from nlu.result import RuleHit
 DEFAULT_RULES = Path(__file__).resolve().parent / "rules.yaml"
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+_APOSTROPHES = re.compile("[\u2018\u2019\u02bc`]")
 
 
 @dataclass(frozen=True)
@@ -24,12 +25,24 @@ class Rule:
     name: str
     description: str
     patterns: dict[str, tuple[re.Pattern[str], ...]]
+    service: str = "medical"
+    """The dispatch service the category belongs to: medical, police, fire or traffic."""
+    label_en: str = ""
+    label_zh: str = ""
+
+    def label(self, lang: str) -> str:
+        return (self.label_zh if lang == "zh" else self.label_en) or self.name
 
 
 def _cue_regex(cues: list[str], lang: str) -> re.Pattern[str] | None:
     if not cues:
         return None
-    alts = sorted((re.escape(str(c).lower()) for c in cues), key=len, reverse=True)
+    # A cue is a plain phrase, or a regular expression after "re:" (没(?!了): 没了 means "gone").
+    alts = sorted(
+        (str(c)[3:] if str(c).startswith("re:") else re.escape(str(c).lower()) for c in cues),
+        key=len,
+        reverse=True,
+    )
     body = "|".join(alts)
     return re.compile(body if lang == "zh" else rf"(?<![a-z'])(?:{body})(?![a-z'])")
 
@@ -41,21 +54,36 @@ class EmergencyRules:
             patterns = {
                 lang: tuple(re.compile(p, re.IGNORECASE) for p in r.get(lang) or []) for lang in ("zh", "en")
             }
-            self.rules.append(Rule(str(r["name"]), str(r.get("description", "")), patterns))
+            label = r.get("label") or {}
+            self.rules.append(
+                Rule(
+                    str(r["name"]),
+                    str(r.get("description", "")),
+                    patterns,
+                    str(r.get("service", "medical")),
+                    str(label.get("en", "")),
+                    str(label.get("zh", "")),
+                )
+            )
+        self.by_name = {r.name: r for r in self.rules}
         self.neg_window = {
             k: int(v) for k, v in (config.get("negation_window") or {"zh": 4, "en": 3}).items()
         }
         self.past_window = {k: int(v) for k, v in (config.get("past_window") or {"zh": 12, "en": 8}).items()}
         self.cues: dict[str, dict[str, re.Pattern[str] | None]] = {}
-        for kind in ("negation", "past", "present"):
+        for kind in ("negation", "past", "present", "inquiry"):
             section = config.get(kind) or {}
             self.cues[kind] = {lang: _cue_regex(list(section.get(lang) or []), lang) for lang in ("zh", "en")}
         fig = config.get("figurative") or {}
         self.figurative = {lang: [str(p).lower() for p in fig.get(lang) or []] for lang in ("zh", "en")}
         safe = config.get("reassurance") or {}
         self.reassurance = {lang: [str(p).lower() for p in safe.get(lang) or []] for lang in ("zh", "en")}
-        safe = config.get("reassurance") or {}
-        self.reassurance = {lang: [str(p).lower() for p in safe.get(lang) or []] for lang in ("zh", "en")}
+        spoken = config.get("dispatcher") or {}
+        self.dispatcher = [
+            re.compile(p if lang == "zh" else rf"(?<![a-z']){p}(?![a-z'])", re.IGNORECASE)
+            for lang in ("zh", "en")
+            for p in spoken.get(lang) or []
+        ]
 
     @classmethod
     def load(cls, path: Path | None = None) -> EmergencyRules:
@@ -69,6 +97,7 @@ class EmergencyRules:
 
     def scan(self, text: str) -> list[RuleHit]:
         """Every rule hit in ``text``, each live or with the reason its context cancels it."""
+        text = _APOSTROPHES.sub("'", text)
         low = text.lower()
         hits: list[RuleHit] = []
         seen: set[tuple[int, int]] = set()
@@ -93,6 +122,28 @@ class EmergencyRules:
                         hits.append(RuleHit(kind, text[i : i + len(phrase)], i, f"{kind}: {phrase}"))
         hits.sort(key=lambda h: h.start)
         return hits
+
+    def without_dispatcher(self, text: str) -> str:
+        """The caller's words alone: a transcript of the whole line also carries the call-taker's
+        opening ("911 what's your emergency", "110你好请讲"), which says nothing about the caller."""
+        low = _APOSTROPHES.sub("'", text.lower())
+        for pattern in self.dispatcher:
+            low = pattern.sub(" ", low)
+        return " ".join(low.split())
+
+    def past_context(self, text: str) -> str | None:
+        """The past-time cue that places the whole utterance in the past ("last year my house burned
+        down"), unless a present cue says it is happening again now; None otherwise. The semantic
+        layer compares meaning, not tense, so it defers to this."""
+        low = text.lower()
+        for lang in ("zh", "en"):
+            present = self.cues["present"][lang]
+            for kind in ("past", "inquiry"):
+                cue = self.cues[kind][lang]
+                m = cue.search(low) if cue is not None else None
+                if m and not (present is not None and present.search(low)):
+                    return f"{kind}: {m.group(0)}"
+        return None
 
     def _suppression(self, low: str, start: int, end: int, lang: str) -> str | None:
         for phrase in self.figurative[lang]:
@@ -121,6 +172,10 @@ class EmergencyRules:
         later = past.search(after)
         if later and not (present is not None and present.search(before + " " + after[: later.start()])):
             return f"past: {later.group(0)}"
+        asked = self.cues["inquiry"][lang]
+        m = asked.search(low) if asked is not None else None
+        if m and not (present is not None and present.search(low)):
+            return f"inquiry: {m.group(0)}"
         return None
 
     @staticmethod

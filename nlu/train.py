@@ -47,14 +47,20 @@ class TrainOptions:
     """Share of training rows held out for calibration when no validation rows are given."""
     oos_min_recall: float = 0.85
     """Out-of-scope recall the threshold must reach on validation data (see choose_oos_threshold)."""
-    emergency_max_threshold: float = 0.5
+    emergency_max_threshold: float = 0.95
     """The emergency score threshold never goes above this, whatever validation says."""
+    emergency_max_false_alarm: float = 0.01
+    """The urgency head may flag at most this share of validation non-emergencies (after the rules):
+    the rules and the semantic layer carry recall, the head must not cry wolf."""
     seed: int = 13
     cache_dir: Path | None = None
     """Where encoded embeddings are cached; None disables the cache."""
     threads: int = 2
     device: str = "cpu"
     taxonomy: Path = DEFAULT_TAXONOMY
+    emergency_bank: Path | None = None
+    """Emergency descriptions and contrast sentences (nlu/emergency_bank.yaml) added as urgency-only
+    rows: the urgency head then learns from every dispatch category, not only the seed's few."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +95,16 @@ def load_jsonl(paths: list[Path] | Path) -> list[dict]:
                     raise ValueError(f"{f}:{n}: each row needs 'text' and a 'label' or an 'urgency'")
                 rows.append(row)
     return rows
+
+
+def bank_rows(path: Path) -> list[dict]:
+    """Urgency-only training rows from an emergency bank YAML (no topic label, no request type)."""
+    from nlu.semantic import load_bank
+
+    positives, contrast = load_bank(path)
+    return [{"text": t, "lang": lang, "urgency": "emergency"} for t, lang, _ in positives] + [
+        {"text": t, "lang": lang, "urgency": "routine"} for t, lang in contrast
+    ]
 
 
 def _urgency_target(row: dict, taxonomy: Taxonomy) -> str | None:
@@ -146,6 +162,8 @@ def train(
     fit_rows, val_rows = (
         _split(rows, options.val_fraction, options.seed) if val_rows is None else (rows, val_rows)
     )
+    if options.emergency_bank is not None:  # fit rows only: the validation split stays the data's own
+        fit_rows = fit_rows + bank_rows(options.emergency_bank)
     if not any(r.get("label") for r in fit_rows):
         raise ValueError("no row carries a 'label': at least the label head needs training data")
 
@@ -184,7 +202,12 @@ def train(
             em = head.probs(x_val[idx])[:, head.labels.index("emergency")]
             em = _system_scores(em, [val_rows[i]["text"] for i in idx])
             positive = np.array([ys[i] == "emergency" for i in idx])
-            emergency_threshold = choose_recall_threshold(em, positive, options.emergency_max_threshold)
+            emergency_threshold = choose_recall_threshold(
+                em,
+                positive,
+                options.emergency_max_threshold,
+                max_false_alarm=options.emergency_max_false_alarm,
+            )
 
     if refit:  # use every row for the weights; keep the calibration learnt on the held-out part
         all_rows = fit_rows + val_rows

@@ -7,6 +7,7 @@ duplicate texts (exact, or after lower-casing and dropping punctuation/space)
 within or across the two files. Prints counts. Exit code 1 on any problem.
 This set is for reporting only: never tune rules or thresholds on it.
 """
+
 import collections
 import json
 import os
@@ -15,20 +16,20 @@ import unicodedata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIELDS = ("text", "lang", "category", "service", "variant", "source")
-SERVICES = {"positives.jsonl": {"medical", "police", "fire", "traffic"},
-            "negatives.jsonl": {"none"}}
+SERVICES = {"positives.jsonl": {"medical", "police", "fire", "traffic"}, "negatives.jsonl": {"none"}}
 NEG_CATS = {"routine", "strong_words", "past_event", "negated", "info_request"}
 
 
 def norm(t):
-    return "".join(c for c in t.lower()
-                   if not unicodedata.category(c).startswith(("P", "Z")) and not c.isspace())
+    return "".join(
+        c for c in t.lower() if not unicodedata.category(c).startswith(("P", "Z")) and not c.isspace()
+    )
 
 
 def main():
     errors = []
-    seen = {}
-    counts = {}
+    seen: dict = {}
+    counts: dict = {}
     for name in ("positives.jsonl", "negatives.jsonl"):
         rows = []
         with open(os.path.join(HERE, name), encoding="utf-8") as f:
@@ -71,8 +72,8 @@ def main():
         print(f"  categories: {len(names)}")
         for c in names:
             print(f"    {c:24s} en={cats[(c, 'en')]:3d} zh={cats[(c, 'zh')]:3d}")
-    for e in errors:
-        print("ERROR", e)
+    for problem in errors:
+        print("ERROR", problem)
     print("OK" if not errors else f"{len(errors)} problem(s)")
     return 1 if errors else 0
 
