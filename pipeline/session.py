@@ -83,6 +83,7 @@ class CallSession:
         self.language = start.language if start.language in ("zh", "en") else "en"
         self.state = DialogueState()
         self.handoff_id: str | None = None
+        self._handoff_urgency: str | None = None
         self.ended = False
         self.end_reason = ""
         self._asr_pool = ThreadPoolExecutor(1, thread_name_prefix="call-asr")
@@ -283,9 +284,11 @@ class CallSession:
                 language=language,
                 seq=utterance.seq,
             )
+            await self._escalate_if_danger(final.text, language)
             return
         if self._awaiting_rating:
-            await self._take_rating(final.text)
+            if not await self._escalate_if_danger(final.text, language):
+                await self._take_rating(final.text)
             return
         understanding = await self._work(self.s.understander.understand, final.text, language)
         facts = understanding.facts
@@ -407,6 +410,7 @@ class CallSession:
             answers_tried=list(self.state.answers_tried),
         )
         self.handoff_id = handoff.id
+        self._handoff_urgency = decision.urgency
         metrics.HANDOFFS.labels(decision.urgency).inc()
         self.s.bus.publish(
             "handoff.created",
@@ -431,6 +435,41 @@ class CallSession:
         await self._say(
             f"{v.prompt_text('connecting_agent', lang)} {v.prompt_text('queue_position', lang, n=position)}"
         )
+
+    async def _escalate_if_danger(self, text: str, language: str) -> bool:
+        """A later turn that reveals danger (while waiting for a person, or answering the rating
+        question) escalates at once: a waiting handoff becomes an emergency at the top of the queue,
+        or a new emergency handoff is made. True when it did."""
+        understanding = await self._work(self.s.understander.understand, text, language)
+        if not understanding.facts.emergency:
+            return False
+        reason = f"emergency: {understanding.facts.emergency_reason}"
+        self._understood = understanding
+        self._awaiting_rating = False
+        if not self.handoff_id:
+            decision = Decision("handoff", reason, "emergency", state=replace(self.state, handed_off=True))
+            await self._record_decision(decision, understanding.facts)
+            self.state = decision.state
+            await self._handoff(decision)
+            return True
+        if self._handoff_urgency == "emergency":
+            return False
+        handoff = await self._work(
+            self.s.store.update_handoff, self.handoff_id, urgency="emergency", reason=reason
+        )
+        self._handoff_urgency = "emergency"
+        await self._work(self.s.store.add_decision, self.call_id, "escalate", reason, urgency="emergency")
+        self.s.bus.publish(
+            "handoff.updated",
+            handoff_id=handoff.id,
+            call_id=self.call_id,
+            status=handoff.status,
+            urgency="emergency",
+        )
+        self.s.bus.publish("queue.changed", reason="handoff.escalated", handoff_id=handoff.id)
+        await self._send_json({"type": "handoff", "handoff_id": handoff.id, "urgency": "emergency"})
+        await self._say(self.voice.prompt_text("emergency", self.language))
+        return True
 
     async def _end_by_bot(self, reason: str) -> None:
         if self._speech:

@@ -237,3 +237,56 @@ def test_a_mandarin_turn_given_as_text_is_answered_in_mandarin(base_url: str) ->
     )
     assert any("\u4e00" <= ch <= "\u9fff" for ch in spoken["text"])
     call.hangup()
+
+
+def _text_turn(call: CallClient, text: str, language: str) -> None:
+    import json
+
+    call.ws.send(json.dumps({"type": "text", "text": text, "language": language}))
+
+
+def test_danger_revealed_while_waiting_for_a_person_escalates_the_same_handoff(
+    base_url: str, runtime: Runtime
+) -> None:
+    agent(runtime, "Zhou")
+    call = CallClient(ws_url(base_url))
+    _text_turn(call, "I want to talk to a real person please", "en")
+    first = call.wait_for(lambda e: e["type"] == "handoff")
+    assert first["urgency"] == "routine"
+    mark = call.mark()
+    _text_turn(call, "oh no my husband just collapsed and he is not breathing", "en")
+    raised = call.wait_for(lambda e: e["type"] == "handoff" and e["urgency"] == "emergency", after=mark)
+    assert raised["handoff_id"] == first["handoff_id"]
+    handoff = runtime.store.get_handoff(first["handoff_id"])
+    assert handoff.urgency == "emergency" and "emergency" in handoff.reason
+    assert runtime.store.waiting()[0].id == handoff.id  # the top of the queue
+    call.hangup()
+
+
+def test_danger_after_a_self_service_answer_goes_to_a_person_without_an_answer(
+    base_url: str, runtime: Runtime
+) -> None:
+    call = CallClient(ws_url(base_url), language="zh")
+    _text_turn(call, "请问电费怎么交", "zh")
+    answered = call.wait_for(lambda e: e["type"] == "decision")
+    assert answered["action"] == "answer"
+    mark = call.mark()
+    _text_turn(call, "等一下 我老公突然晕倒了叫不醒", "zh")
+    decision = call.wait_for(lambda e: e["type"] == "decision", after=mark)
+    assert decision["action"] == "handoff" and decision["urgency"] == "emergency", decision
+    assert decision["kb_entry_id"] is None
+    handoff = call.wait_for(lambda e: e["type"] == "handoff", after=mark)
+    assert handoff["urgency"] == "emergency"
+    call.hangup()
+
+
+def test_emergency_phrasing_never_gets_a_knowledge_base_answer(base_url: str) -> None:
+    # Words a FAQ would match (gas, smell, meter) in a call that is an emergency.
+    call = CallClient(ws_url(base_url))
+    _text_turn(call, "there is a strong smell of gas near the gas meter and my neighbour fainted", "en")
+    decision = call.wait_for(lambda e: e["type"] == "decision")
+    assert decision["action"] == "handoff" and decision["urgency"] == "emergency"
+    assert decision["kb_entry_id"] is None
+    spoken = [e["text"] for e in call.events("bot_text")]
+    call.hangup()
+    assert not any("bill" in s.lower() or "meter reading" in s.lower() for s in spoken)
