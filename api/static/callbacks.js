@@ -17,6 +17,7 @@ const cb = {
   alarms: 0,
   tones: 0,
   audioUrls: [],
+  loads: 0,
 };
 
 // --- the alarm ----------------------------------------------------------------------------------
@@ -66,6 +67,7 @@ function cbSig(task) {
 
 async function loadCallbacks() {
   if (!state.token) return;
+  const seq = ++cb.loads; // loads overlap (sign-in, hello, events): only the latest one renders
   let listed;
   try {
     listed = (await api("GET", "/v1/callbacks")).callbacks;
@@ -82,6 +84,7 @@ async function loadCallbacks() {
       cb.details[task.id] = { sig: "", detail: { ...task, transcript: [], call: null } };
     }
   }));
+  if (seq !== cb.loads) return;
   cb.tasks = listed;
   const open = new Set(listed.map((task) => task.id));
   for (const id of Object.keys(cb.details)) if (!open.has(id)) delete cb.details[id];
