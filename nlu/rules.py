@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from nlu.pinyin_match import pattern_to_pinyin, to_pinyin
 from nlu.result import RuleHit
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "rules.yaml"
@@ -29,6 +30,8 @@ class Rule:
     """The dispatch service the category belongs to: medical, police, fire or traffic."""
     label_en: str = ""
     label_zh: str = ""
+    sound: tuple[re.Pattern[str], ...] = ()
+    """The Mandarin patterns as tone-numbered pinyin (nlu/pinyin_match.py): homophones match too."""
 
     def label(self, lang: str) -> str:
         return (self.label_zh if lang == "zh" else self.label_en) or self.name
@@ -55,6 +58,9 @@ class EmergencyRules:
                 lang: tuple(re.compile(p, re.IGNORECASE) for p in r.get(lang) or []) for lang in ("zh", "en")
             }
             label = r.get("label") or {}
+            sound = tuple(
+                re.compile(q) for q in (pattern_to_pinyin(p) for p in r.get("zh") or []) if q is not None
+            )
             self.rules.append(
                 Rule(
                     str(r["name"]),
@@ -63,6 +69,7 @@ class EmergencyRules:
                     str(r.get("service", "medical")),
                     str(label.get("en", "")),
                     str(label.get("zh", "")),
+                    sound,
                 )
             )
         self.by_name = {r.name: r for r in self.rules}
@@ -110,6 +117,8 @@ class EmergencyRules:
                         seen.add((m.start(), m.end()))
                         reason = self._suppression(low, m.start(), m.end(), lang)
                         hits.append(RuleHit(rule.name, text[m.start() : m.end()], m.start(), reason))
+        if _CJK.search(low):
+            hits += self._sound_hits(text, low, hits, seen)
         # Figurative distress (我快急死了, "this is killing me") and explicit reassurance ("he is
         # breathing fine") are recorded as cancelled hits too, so the model alone cannot flag them.
         for kind, phrases in (("figurative", self.figurative), ("reassurance", self.reassurance)):
@@ -121,6 +130,28 @@ class EmergencyRules:
                     ):
                         hits.append(RuleHit(kind, text[i : i + len(phrase)], i, f"{kind}: {phrase}"))
         hits.sort(key=lambda h: h.start)
+        return hits
+
+    def _sound_hits(
+        self, text: str, low: str, found: list[RuleHit], seen: set[tuple[int, int]]
+    ) -> list[RuleHit]:
+        """Mandarin hits heard as homophones (着伙 for 着火): patterns matched on pinyin, mapped back."""
+        spoken, source = to_pinyin(low)
+        hits: list[RuleHit] = []
+        for rule in self.rules:
+            for pattern in rule.sound:
+                for m in pattern.finditer(spoken):
+                    if m.end() <= m.start():
+                        continue
+                    start, end = source[m.start()], source[m.end() - 1] + 1
+                    if (start, end) in seen or any(
+                        h.rule == rule.name and h.start < end and start < h.start + len(h.phrase)
+                        for h in (*found, *hits)
+                    ):
+                        continue
+                    seen.add((start, end))
+                    reason = self._suppression(low, start, end, "zh")
+                    hits.append(RuleHit(rule.name, text[start:end], start, reason))
         return hits
 
     def without_dispatcher(self, text: str) -> str:
@@ -149,7 +180,7 @@ class EmergencyRules:
         for phrase in self.figurative[lang]:
             i = low.find(phrase)
             while i >= 0:
-                if i < end and start < i + len(phrase):
+                if i <= start and end <= i + len(phrase):  # the hit lies inside the figure of speech
                     return f"figurative: {phrase}"
                 i = low.find(phrase, i + 1)
         before, after = self._windows(low, start, end, lang, self.neg_window[lang])
