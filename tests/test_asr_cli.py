@@ -51,7 +51,10 @@ def test_bench_writes_flat_json(asr_clips: dict, tmp_path: Path) -> None:
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     summary = json.loads(out.read_text())
-    assert summary["wer_en"] is None and 0 <= summary["cer_zh"] <= 0.2
+    # One short clip's CER moves by tens of points between CPU models (int8 kernels round
+    # differently: 0.29 on an AMD EPYC, 0.08 here); this test is about the JSON, so it only checks
+    # that the clip was heard as Mandarin at all. Corpus figures are asserted elsewhere.
+    assert summary["wer_en"] is None and 0 <= summary["cer_zh"] < 0.6
     assert summary["rtf"] > 0 and summary["rtf_over_20s"] is None and summary["peak_rss_mb"] > 100
     assert summary["stream_utterances"] >= 1 and summary["stream_final_latency_p50_s"] is not None
     assert all(not isinstance(v, dict | list) for v in summary.values())  # flat
