@@ -106,6 +106,11 @@ class CallSession:
         self.hangup = asyncio.Event()
         """Set when the bot has ended the call (goodbye, silence); the transport then closes."""
         self._bot_rec: WavRecorder | None = None
+        self._in_utterance = False
+        """Between the caller's speech onset and its final transcript (however slow the decode)."""
+        self._asr_since: float | None = None
+        """When the recogniser call in progress began (None between calls)."""
+        self._turn_busy = False
 
     # --- lifecycle -----------------------------------------------------------------------------
     async def open(self) -> str:
@@ -204,7 +209,11 @@ class CallSession:
                 self._arrivals.append((self._received_samples / self.start.sample_rate, time.monotonic()))
                 if self._caller_rec:
                     self._caller_rec.write(data)
-                events = await self._asr(recognizer.feed, data)
+                self._asr_since = time.monotonic()
+                try:
+                    events = await self._asr(recognizer.feed, data)
+                finally:
+                    self._asr_since = None
             else:
                 events = []
             if done:
@@ -221,6 +230,7 @@ class CallSession:
     async def _on_asr_event(self, event: AsrEvent) -> None:
         self._last_activity = time.monotonic()
         if isinstance(event, SpeechStarted):
+            self._in_utterance = True
             if self._is_playing():
                 await self._barge_in()
             await self._send_json({"type": "speech_started", "t": event.t_s})
@@ -236,7 +246,10 @@ class CallSession:
                     "language": event.language,
                 }
             )
-        elif isinstance(event, FinalTranscript) and event.text.strip():
+        elif isinstance(event, FinalTranscript):
+            self._in_utterance = False
+            if not event.text.strip():
+                return
             if self._speech_end_wall is not None:
                 metrics.ASR_FINAL_LATENCY.observe(time.monotonic() - self._speech_end_wall)
             await self._turn_q.put(event)
@@ -244,12 +257,16 @@ class CallSession:
     # --- turns ---------------------------------------------------------------------------------
     async def _turn_loop(self) -> None:
         while (final := await self._turn_q.get()) is not None:
+            self._turn_busy = True
             try:
                 await self._handle_turn(final)
             except Exception:
                 log.exception("call %s: turn failed; handing off so the caller is not stranded", self.call_id)
                 if not self.handoff_id:
                     await self._handoff(Decision("handoff", "internal error while handling the turn"))
+            finally:
+                self._turn_busy = False
+                self._last_activity = time.monotonic()
 
     async def _handle_turn(self, final: FinalTranscript) -> None:
         language = "zh" if final.language.startswith("zh") else "en"
@@ -540,9 +557,20 @@ class CallSession:
                 self._bot_rec.write(chunk)
             await self._send_audio(chunk)
 
+    def _caller_turn_in_progress(self) -> bool:
+        """The caller spoke and the bot has not answered yet: speech still being recognised, audio
+        waiting for the recogniser, or a turn being understood. Silence is not counted then."""
+        # A recogniser call that lasts is a decode (voice activity alone takes milliseconds): the
+        # audio it holds may be the caller's words, not yet seen as speech under load.
+        decoding = self._asr_since is not None and time.monotonic() - self._asr_since > 0.25
+        return self._in_utterance or decoding or self._turn_busy or not self._turn_q.empty()
+
     async def _silence_watch(self) -> None:
         while not self.ended:
             await asyncio.sleep(0.5)
+            if self._caller_turn_in_progress():
+                self._last_activity = time.monotonic()  # the timer runs from the end of the turn
+                continue
             idle = time.monotonic() - max(self._last_activity, self._playing_until)
             if idle < self.s.silence_timeout_s or self.handoff_id or self._is_playing():
                 continue
