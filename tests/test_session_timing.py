@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from tests.session_fakes import FakeCall
+from session_fakes import FakeCall
 
 
 def test_no_are_you_still_there_while_a_slow_decoder_works(tmp_path: Path) -> None:
