@@ -30,7 +30,7 @@ def test_a_slow_turn_is_not_silence_either(tmp_path: Path) -> None:
         call = FakeCall(tmp_path, silence_timeout_s=1.0)
         original = call.services.understander.understand
 
-        def slow(text: str, language: str):  # type: ignore[no-untyped-def]
+        def slow(text: str, language: str) -> object:
             import time
 
             time.sleep(2.0)
