@@ -8,6 +8,8 @@ from pathlib import Path
 
 from session_fakes import FakeCall
 
+from pipeline.turns import Understanding
+
 
 def test_no_are_you_still_there_while_a_slow_decoder_works(tmp_path: Path) -> None:
     async def run() -> list[str]:
@@ -30,7 +32,7 @@ def test_a_slow_turn_is_not_silence_either(tmp_path: Path) -> None:
         call = FakeCall(tmp_path, silence_timeout_s=1.0)
         original = call.services.understander.understand
 
-        def slow(text: str, language: str) -> object:
+        def slow(text: str, language: str) -> Understanding:
             import time
 
             time.sleep(2.0)
