@@ -27,6 +27,17 @@ def health(runtime: Annotated[Runtime, Depends(get_runtime)]) -> dict[str, Any]:
     ok = all(m["loaded"] for m in models) and runtime.session_services is not None
     return {
         "status": "ok" if ok else "degraded",
-        "calls": "accepting" if runtime.session_services is not None else f"disabled: {runtime.calls_error}",
+        "calls": _calls_state(runtime),
         "models": models,
     }
+
+
+def _calls_state(runtime: Runtime) -> str:
+    """accepting, saturated (the bot is at capacity: new callers wait for a person), or disabled."""
+    services = runtime.session_services
+    if services is None:
+        return f"disabled: {runtime.calls_error}"
+    admission = services.admission
+    if admission is not None and admission.saturated:
+        return f"saturated: {admission.active} of {admission.capacity} bot calls"
+    return "accepting"

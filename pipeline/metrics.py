@@ -20,3 +20,9 @@ CALLBACKS = Counter(
     "triage_callbacks_total", "Call-back tasks opened, by urgency and trigger.", ["urgency", "trigger"]
 )
 BARGE_INS = Counter("triage_barge_ins_total", "Bot playback stopped because the caller spoke.")
+BOT_CAPACITY = Gauge("triage_bot_capacity", "Calls the bot serves at once (TRIAGE_MAX_BOT_CALLS or auto).")
+BOT_CALLS = Gauge("triage_bot_calls", "Calls the bot is serving now (admitted).")
+SATURATED = Gauge("triage_saturated", "1 while the bot is at capacity: new callers wait for a person.")
+CALLS_DEFERRED = Counter(
+    "triage_calls_deferred_total", "Callers beyond capacity: told the lines are busy, queued for a person."
+)

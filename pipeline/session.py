@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pipeline import metrics
+from pipeline.admission import Admission
 from pipeline.bus import EventBus
 from pipeline.codec import Encoding
 from pipeline.events import AsrEvent, FinalTranscript, PartialTranscript, SpeechStarted, SpeechStopped
@@ -63,6 +64,8 @@ class SessionServices:
     recordings_dir: Path
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     silence_timeout_s: float = 10.0
+    admission: Admission | None = None
+    """Capacity of the bot; None serves every caller."""
 
 
 def work_order_reference(order_id: str) -> str:
@@ -106,6 +109,8 @@ class CallSession:
         self.hangup = asyncio.Event()
         """Set when the bot has ended the call (goodbye, silence); the transport then closes."""
         self._bot_rec: WavRecorder | None = None
+        self.admitted = True
+        """False when the bot was at capacity: the caller waits for a person instead."""
         self._in_utterance = False
         """Between the caller's speech onset and its final transcript (however slow the decode)."""
         self._asr_since: float | None = None
@@ -138,7 +143,15 @@ class CallSession:
             asyncio.create_task(self._turn_loop()),
             asyncio.create_task(self._silence_watch()),
         ]
-        await self._say(self.voice.prompt_text("greeting", self.language))
+        if self.s.admission is not None:
+            self.admitted = self.s.admission.try_admit()
+        if self.admitted:
+            await self._say(self.voice.prompt_text("greeting", self.language))
+        else:
+            # Everyone would wait if the bot took one more call: this caller goes to a person now,
+            # and what they say is still screened (a danger word raises the handoff to emergency).
+            await self._say(self.voice.prompt_text("lines_busy", self.language))
+            await self._handoff(Decision("handoff", "bot at capacity: caller queued for a person"))
         return call.id
 
     async def audio(self, chunk: bytes) -> None:
@@ -170,6 +183,9 @@ class CallSession:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(self._tasks[1]), 30)
         self.ended = True
+        if self.s.admission is not None and self.admitted:
+            self.s.admission.release()
+            self.admitted = False
         if self._speech:
             self._speech.cancel()
         for task in self._tasks:

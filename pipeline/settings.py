@@ -135,6 +135,13 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Caller silence after which the bot asks 'are you still there?', then ends."
     )
 
+    max_bot_calls: int = Field(
+        0,
+        ge=0,
+        description="Calls the bot serves at once; beyond it a caller hears 'all lines are busy' and "
+        "waits for a person (their words still screened for danger). 0: one per CPU core.",
+    )
+
     emergency_accept_timeout_s: float = Field(
         20.0,
         gt=0,

@@ -9,6 +9,7 @@ from typing import Any
 
 from asr.options import AsrOptions, options_from_settings
 from asr.streaming import StreamingTranscriber
+from pipeline.admission import Admission, auto_capacity
 from pipeline.codec import Encoding
 from pipeline.policy import PolicyConfig, TurnFacts
 from pipeline.retention import recordings_dir
@@ -145,6 +146,7 @@ def build_session_services(
         recordings_dir=recordings_dir(settings),
         policy=PolicyConfig(kb_threshold=knowledge.threshold),
         silence_timeout_s=settings.silence_timeout_s,
+        admission=Admission(settings.max_bot_calls or auto_capacity()),
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from pipeline.admission import Admission
 from pipeline.bus import EventBus
 from pipeline.events import AsrEvent, FinalTranscript, SpeechStarted, SpeechStopped
 from pipeline.policy import TurnFacts
@@ -84,10 +85,17 @@ class FakeCall:
     """One call session over the fakes, with what it sent collected."""
 
     def __init__(
-        self, tmp: Path, decode_s: float = 0.0, silence_timeout_s: float = 1.0, **start: Any
+        self,
+        tmp: Path,
+        decode_s: float = 0.0,
+        silence_timeout_s: float = 1.0,
+        admission: Admission | None = None,
+        store: Store | None = None,
+        bus: EventBus | None = None,
+        **start: Any,
     ) -> None:
-        self.store = Store(f"sqlite:///{tmp / 'calls.db'}")
-        self.bus = EventBus()
+        self.store = store or Store(f"sqlite:///{tmp / 'calls.db'}")
+        self.bus = bus or EventBus()
         self.services = SessionServices(
             store=self.store,
             bus=self.bus,
@@ -97,6 +105,7 @@ class FakeCall:
             voice_for=lambda fmt: FakeVoice(),  # type: ignore[arg-type,return-value]
             recordings_dir=tmp / "recordings",
             silence_timeout_s=silence_timeout_s,
+            admission=admission,
         )
         self.sent: list[dict[str, Any]] = []
         self.session = CallSession(self.services, CallStart(**start), self._json, self._audio)

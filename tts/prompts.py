@@ -34,6 +34,12 @@ PROMPTS: Final[dict[str, dict[Lang, str]]] = {
         "zh": "抱歉，现在所有客服都在忙。我们已经记下您的信息，稍后会给您回电。",
         "en": "Sorry, all our agents are busy right now. We have kept your details and will call you back.",
     },
+    "lines_busy": {
+        "zh": "您好，这里是12345市民服务热线。现在来电较多，我马上为您转接人工，请不要挂机。"
+        "如有紧急情况，请直接说出来。",
+        "en": "Hello, this is the 12345 city service hotline. All our lines are busy, so I am putting you "
+        "through to a person. If it is an emergency, say so now.",
+    },
     "not_understood": {
         "zh": "对不起，我没有听清楚，请您再说一遍好吗？",
         "en": "Sorry, I didn't catch that. Could you say it again?",

@@ -1,0 +1,56 @@
+"""How many callers the bot serves at once, and what happens to the next one.
+
+On two cores a handful of callers get a sub-second answer; more make everyone wait (the decoder
+is shared). Beyond ``capacity`` a caller is not served by the bot at the others' expense: they
+hear a short "all lines are busy" in their language and wait for a person (or a call-back), while
+their first words are still screened for danger so an emergency jumps the queue. /health and
+/metrics say the service is saturated, so a load balancer can send calls elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from pipeline import metrics
+
+
+def auto_capacity(cpu_count: int | None = None) -> int:
+    """Bot calls one machine serves within the latency target when nothing is configured: one per
+    core, measured with `triage bench e2e` on the 2-core machine (README)."""
+    return max(1, cpu_count if cpu_count is not None else (os.cpu_count() or 1))
+
+
+class Admission:
+    def __init__(self, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError(f"capacity must be at least 1 bot call, got {capacity}")
+        self.capacity = capacity
+        self._active = 0
+        self._lock = threading.Lock()
+        metrics.BOT_CAPACITY.set(capacity)
+
+    @property
+    def active(self) -> int:
+        return self._active
+
+    @property
+    def saturated(self) -> bool:
+        return self._active >= self.capacity
+
+    def try_admit(self) -> bool:
+        """True and counted when the bot can take one more call; False when it is full."""
+        with self._lock:
+            if self._active >= self.capacity:
+                metrics.CALLS_DEFERRED.inc()
+                return False
+            self._active += 1
+            metrics.BOT_CALLS.set(self._active)
+            metrics.SATURATED.set(int(self._active >= self.capacity))
+            return True
+
+    def release(self) -> None:
+        with self._lock:
+            self._active = max(0, self._active - 1)
+            metrics.BOT_CALLS.set(self._active)
+            metrics.SATURATED.set(int(self._active >= self.capacity))
