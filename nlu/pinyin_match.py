@@ -77,3 +77,16 @@ def _syllable_group(ch: str, exact: bool) -> str:
         return re.escape(ch)
     which = re.escape(ch) if exact else _HAN
     return f"(?:(?<![^ ]){re.escape(syllable(ch))}{which} )"
+
+
+def word_boundaries(text: str) -> set[int]:
+    """Offsets where a word starts or ends (jieba's segmentation), for whole-word sound matches."""
+    import jieba
+
+    jieba.setLogLevel(60)
+    bounds = {0, len(text)}
+    pos = 0
+    for token in jieba.cut(text, HMM=False):
+        pos += len(token)
+        bounds.add(pos)
+    return bounds

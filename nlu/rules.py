@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from nlu.pinyin_match import pattern_to_pinyin, to_pinyin
+from nlu.pinyin_match import pattern_to_pinyin, to_pinyin, word_boundaries
 from nlu.result import RuleHit
 
 DEFAULT_RULES = Path(__file__).resolve().parent / "rules.yaml"
@@ -32,6 +32,9 @@ class Rule:
     label_zh: str = ""
     sound: tuple[re.Pattern[str], ...] = ()
     """The Mandarin patterns as tone-numbered pinyin (nlu/pinyin_match.py): homophones match too."""
+    reassurable: bool = False
+    """An explicit "nobody is hurt" cancels this rule's hits (a bumped car is not an emergency; a
+    burning house with everyone out still is)."""
 
     def label(self, lang: str) -> str:
         return (self.label_zh if lang == "zh" else self.label_en) or self.name
@@ -70,6 +73,7 @@ class EmergencyRules:
                     str(label.get("en", "")),
                     str(label.get("zh", "")),
                     sound,
+                    bool(r.get("reassurable", False)),
                 )
             )
         self.by_name = {r.name: r for r in self.rules}
@@ -78,7 +82,7 @@ class EmergencyRules:
         }
         self.past_window = {k: int(v) for k, v in (config.get("past_window") or {"zh": 12, "en": 8}).items()}
         self.cues: dict[str, dict[str, re.Pattern[str] | None]] = {}
-        for kind in ("negation", "past", "present", "inquiry"):
+        for kind in ("negation", "past", "present", "inquiry", "hypothetical"):
             section = config.get(kind) or {}
             self.cues[kind] = {lang: _cue_regex(list(section.get(lang) or []), lang) for lang in ("zh", "en")}
         fig = config.get("figurative") or {}
@@ -129,6 +133,14 @@ class EmergencyRules:
                         h.start <= i < h.start + len(h.phrase) or i <= h.start < i + len(phrase) for h in hits
                     ):
                         hits.append(RuleHit(kind, text[i : i + len(phrase)], i, f"{kind}: {phrase}"))
+        said_safe = next((p for lang in ("zh", "en") for p in self.reassurance[lang] if p in low), None)
+        if said_safe is not None:
+            hits = [
+                RuleHit(h.rule, h.phrase, h.start, f"reassurance: {said_safe}")
+                if h.suppressed_by is None and self.by_name.get(h.rule, _PLAIN).reassurable
+                else h
+                for h in hits
+            ]
         hits.sort(key=lambda h: h.start)
         return hits
 
@@ -137,6 +149,7 @@ class EmergencyRules:
     ) -> list[RuleHit]:
         """Mandarin hits heard as homophones (着伙 for 着火): patterns matched on pinyin, mapped back."""
         spoken, source = to_pinyin(low)
+        words = word_boundaries(low)
         hits: list[RuleHit] = []
         for rule in self.rules:
             for pattern in rule.sound:
@@ -144,6 +157,10 @@ class EmergencyRules:
                     if m.end() <= m.start():
                         continue
                     start, end = source[m.start()], source[m.end() - 1] + 1
+                    # A homophone must be a whole word of the sentence: 政务服务 holds the sounds
+                    # of 误服 across two words, 举报诈骗 those of 爆炸.
+                    if start not in words or end not in words:
+                        continue
                     if (start, end) in seen or any(
                         h.rule == rule.name and h.start < end and start < h.start + len(h.phrase)
                         for h in (*found, *hits)
@@ -169,7 +186,7 @@ class EmergencyRules:
         low = text.lower()
         for lang in ("zh", "en"):
             present = self.cues["present"][lang]
-            for kind in ("past", "inquiry"):
+            for kind in ("past", "inquiry", "hypothetical"):
                 cue = self.cues[kind][lang]
                 m = cue.search(low) if cue is not None else None
                 if m and not (present is not None and present.search(low)):
@@ -203,6 +220,10 @@ class EmergencyRules:
         later = past.search(after)
         if later and not (present is not None and present.search(before + " " + after[: later.start()])):
             return f"past: {later.group(0)}"
+        supposed = self.cues["hypothetical"][lang]
+        for h in supposed.finditer(low) if supposed is not None else ():
+            if h.start() <= start and end <= h.end():
+                return f"hypothetical: {h.group(0)[:40]}"
         asked = self.cues["inquiry"][lang]
         m = asked.search(low) if asked is not None else None
         if m and not (present is not None and present.search(low)):
@@ -219,6 +240,9 @@ class EmergencyRules:
         after_words = [m.end() for m in _WORD.finditer(low, end)]
         a = low[end : after_words[n - 1]] if len(after_words) >= n else low[end:]
         return b, a
+
+
+_PLAIN = Rule("", "", {})
 
 
 def live_hits(hits: list[RuleHit]) -> list[RuleHit]:
