@@ -8,7 +8,7 @@ import pytest
 
 from tts.interface import AUDIO_FORMATS, UnsupportedLanguageError, normalise_lang, parse_audio_format
 from tts.prompts import PROMPTS, UnknownPromptError, prompt_fields, render_prompt
-from tts.text import chunk_text, clean_text, read_long_numbers, split_long, split_sentences
+from tts.text import chunk_text, clean_text, normalise, split_long, split_sentences
 
 
 def test_chinese_sentences_split_at_full_width_marks() -> None:
@@ -60,16 +60,28 @@ def test_a_run_without_any_break_is_still_cut() -> None:
     assert "".join(pieces) == "很" * 100 and max(len(p) for p in pieces) <= 60
 
 
-def test_long_digit_strings_are_read_digit_by_digit() -> None:
-    assert read_long_numbers("请拨打12345热线", "zh") == "请拨打幺二三四五热线"
-    assert read_long_numbers("Call 12345 now", "en") == "Call 1 2 3 4 5 now"
+def test_numbers_are_read_as_a_hotline_reads_them() -> None:
+    assert normalise("请拨打12345热线", "zh") == "请拨打幺二三四五热线"
+    assert normalise("Call 12345 now", "en") == "Call one two three four five now"
     # Years, prices and short numbers keep their normal reading.
-    assert read_long_numbers("2024年 3.5元 110", "zh") == "2024年 3.5元 110"
-    assert read_long_numbers("3.14159 dollars", "en") == "3.14159 dollars"
+    assert normalise("2024年 3.5元", "zh") == "二零二四年 三元五角"
+    assert normalise("3.14159 dollars", "en") == "three point one four one five nine dollars"
     # Emergency and service numbers to call, however short.
-    assert read_long_numbers("请立刻拨打110或者打119", "zh") == "请立刻拨打幺幺零或者打幺幺九"
-    assert read_long_numbers("Hang up and call 120 now.", "en") == "Hang up and call 1 2 0 now."
-    assert read_long_numbers("It costs 120 yuan, room 1203.", "en") == "It costs 120 yuan, room 1203."
+    assert normalise("请立刻拨打110或者打119", "zh") == "请立刻拨打幺幺零或者打幺幺九"
+    assert normalise("Hang up and call 120 now.", "en") == "Hang up and call one two zero now."
+    assert normalise("It costs 120 yuan, room 1203.", "en") == (
+        "It costs one hundred and twenty yuan, room one two oh three."
+    )
+
+
+def test_neural_voices_get_one_clause_per_chunk() -> None:
+    text = "您好，这里是12345市民服务热线。请问有什么可以帮您？"
+    assert chunk_text(text, "zh", 30) == ["您好，这里是幺二三四五市民服务热线。", "请问有什么可以帮您？"]
+    assert chunk_text(text, "zh", 30, clauses=True) == [
+        "您好，",
+        "这里是幺二三四五市民服务热线。",
+        "请问有什么可以帮您？",
+    ]
 
 
 def test_cleaning_removes_what_espeak_cannot_take() -> None:

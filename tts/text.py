@@ -1,4 +1,4 @@
-"""Text preparation for speech: cleaning, reading long digit strings, and sentence chunking.
+"""Text preparation for speech: cleaning, normalising (numbers and the like), and chunking.
 
 Pure functions with no I/O. Chunking exists for latency: the first chunk is synthesised and
 played while the rest is still being synthesised, so a chunk should be a sentence, and a long
@@ -11,6 +11,8 @@ import re
 import unicodedata
 
 from tts.interface import Lang
+from tts.normalise_en import normalise_en
+from tts.normalise_zh import normalise_zh
 
 # Sentence ends. Chinese full-width marks end a sentence wherever they are; an English mark only
 # when followed by whitespace or the end, so "3.5" and "www.gov.cn" stay whole.
@@ -22,14 +24,6 @@ _EN_ABBREVIATIONS = frozenset(
     {"mr", "mrs", "ms", "dr", "st", "no", "vs", "etc", "e.g", "i.e", "approx", "dept", "ave", "rd", "tel"}
 )
 _COMMAS = "，、,：:；;"
-_LONG_DIGITS = re.compile(r"(?<![\d.])\d{5,}(?![\d.]*\d)")
-# Short service numbers are read digit by digit too when they are clearly numbers to call
-# ("拨打110" is 幺幺零, not 一百一十; "call 119" is one one nine, not one hundred and nineteen).
-_PHONE_CUE = re.compile(
-    r"(?P<cue>拨打|致电|打|电话|热线|号码|(?:call|dial|phone|number|line)\s+)(?P<num>\d{3,4})(?![\d.]*\d)",
-    re.IGNORECASE,
-)
-_ZH_DIGITS = dict(zip("0123456789", "零幺二三四五六七八九", strict=True))
 _SPACES = re.compile(r"\s+")
 
 
@@ -54,18 +48,10 @@ def has_speech(text: str) -> bool:
     return any(unicodedata.category(ch)[0] in ("L", "N") for ch in text)
 
 
-def read_long_numbers(text: str, lang: Lang) -> str:
-    """Read digit strings of five or more digits, and 3 to 4 digit numbers to call, one digit at a
-    time, as people read phone and reference numbers ("12345" is 幺二三四五 / "1 2 3 4 5")."""
-    if lang == "zh":
-        text = _PHONE_CUE.sub(lambda m: m["cue"] + _zh_digits(m["num"]), text)
-        return _LONG_DIGITS.sub(lambda m: _zh_digits(m.group()), text)
-    text = _PHONE_CUE.sub(lambda m: m["cue"] + " ".join(m["num"]), text)
-    return _LONG_DIGITS.sub(lambda m: " ".join(m.group()), text)
-
-
-def _zh_digits(digits: str) -> str:
-    return "".join(_ZH_DIGITS[d] for d in digits)
+def normalise(text: str, lang: Lang) -> str:
+    """Hotline text as the voice should read it: numbers, times, dates, money, phone and work-order
+    numbers, rooms and abbreviations written out (tts/normalise_zh.py, tts/normalise_en.py)."""
+    return normalise_zh(text) if lang == "zh" else normalise_en(text)
 
 
 def split_sentences(text: str, lang: Lang) -> list[str]:
@@ -130,10 +116,21 @@ def _cut_after(text: str, marks: str) -> list[str]:
     return parts
 
 
-def chunk_text(text: str, lang: Lang, max_chars: int) -> list[str]:
-    """Clean the text and cut it into speakable chunks in reading order; [] when nothing to say."""
-    text = read_long_numbers(clean_text(text), lang)
+def split_clauses(sentence: str, max_chars: int) -> list[str]:
+    """A sentence cut after every comma, colon and enumeration mark (a clause is the unit a neural
+    voice phrases best, and the first one plays sooner); a long clause is cut further."""
+    out: list[str] = []
+    for clause in _cut_after(sentence, _COMMAS):
+        out.extend(split_long(clause.strip(), max_chars))
+    return [c for c in out if c]
+
+
+def chunk_text(text: str, lang: Lang, max_chars: int, clauses: bool = False) -> list[str]:
+    """Clean and normalise the text and cut it into speakable chunks in reading order: sentences
+    (cut at commas past ``max_chars``), or every clause with ``clauses``; [] when nothing to say."""
+    text = normalise(clean_text(text), lang)
     chunks: list[str] = []
     for sentence in split_sentences(text, lang):
-        chunks.extend(c for c in split_long(sentence, max_chars) if has_speech(c))
+        pieces = split_clauses(sentence, max_chars) if clauses else split_long(sentence, max_chars)
+        chunks.extend(c for c in pieces if has_speech(c))
     return chunks
