@@ -21,6 +21,7 @@ def health(runtime: Annotated[Runtime, Depends(get_runtime)]) -> dict[str, Any]:
             "loaded": s.loaded,
             "load_s": round(s.load_s, 3),
             "error": s.error,
+            "notes": list(s.notes),
         }
         for s in runtime.model_status
     ]

@@ -37,4 +37,6 @@ def register(groups: CommandGroups) -> None:
             detail = status.location if status.loaded else f"{status.location}  ERROR: {status.error}"
             ok = "yes" if status.loaded else "NO"
             typer.echo(f"{status.role:<10} {status.spec:<36} {ok:<6} {status.load_s:>6.2f}  {detail}")
+            for note in status.notes:
+                typer.echo(f"{'':<10} {note}")
         raise typer.Exit(1 if failed else 0)

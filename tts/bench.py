@@ -1,4 +1,5 @@
-"""`triage bench tts`: time to the first audio chunk of a two-sentence answer, and real-time factor.
+"""Timing for `triage bench tts`: time to the first audio chunk of a two-sentence answer, and
+real-time factor (the ASR round trip and memory are measured in eval/tts_bench.py).
 
 The answers are typical hotline answers of two sentences in each language. Every figure is
 taken on a warm engine (a service starts it once at start-up); the start-up itself is reported
@@ -71,7 +72,7 @@ def run_tts_bench(
 ) -> dict[str, float | int | str]:
     """Flat figures: per language p50/p90 first chunk and RTF; overall keys take the worse language."""
     start = time.perf_counter()
-    synth.engine.start()
+    synth.start()
     result: dict[str, float | int | str] = {
         "tts_engine_start_s": round(time.perf_counter() - start, 4),
         "tts_format": audio_format.name,
@@ -79,14 +80,8 @@ def run_tts_bench(
         "tts_concurrency": concurrency,
     }
     for lang in ANSWERS:
-        synth.synthesize(ANSWERS[lang][0], lang, audio_format)  # warm voice and resampler
-        timings = _timed_runs(synth, lang, repeats, concurrency, audio_format)
-        firsts = [t.first_chunk_s for t in timings]
-        result[f"tts_first_chunk_p50_s_{lang}"] = round(statistics.median(firsts), 4)
-        result[f"tts_first_chunk_p90_s_{lang}"] = round(_percentile(firsts, 0.9), 4)
-        rtf = sum(t.total_s for t in timings) / sum(t.audio_s for t in timings)
-        result[f"tts_rtf_{lang}"] = round(rtf, 4)
-        result[f"tts_answer_audio_s_{lang}"] = round(statistics.mean(t.audio_s for t in timings), 3)
+        for key, value in time_language(synth, lang, repeats, concurrency, audio_format).items():
+            result[f"{key}_{lang}"] = value
     result["tts_first_chunk_p50_s"] = max(float(result[f"tts_first_chunk_p50_s_{lang}"]) for lang in ANSWERS)
     result["tts_rtf"] = max(float(result[f"tts_rtf_{lang}"]) for lang in ANSWERS)
     cached = []
@@ -97,6 +92,25 @@ def run_tts_bench(
         cached.append(time.perf_counter() - t0)
     result["tts_prompt_cached_p50_s"] = round(statistics.median(cached), 6)
     return result
+
+
+def time_language(
+    synth: Synthesizer,
+    lang: Lang,
+    repeats: int = 5,
+    concurrency: int = 1,
+    audio_format: AudioFormat = TELEPHONE_PCM16,
+) -> dict[str, float]:
+    """First chunk p50/p90 and real-time factor of the language's answers, on a warm voice."""
+    synth.synthesize(ANSWERS[lang][0], lang, audio_format)  # warm voice and resampler
+    timings = _timed_runs(synth, lang, repeats, concurrency, audio_format)
+    firsts = [t.first_chunk_s for t in timings]
+    return {
+        "tts_first_chunk_p50_s": round(statistics.median(firsts), 4),
+        "tts_first_chunk_p90_s": round(_percentile(firsts, 0.9), 4),
+        "tts_rtf": round(sum(t.total_s for t in timings) / sum(t.audio_s for t in timings), 4),
+        "tts_answer_audio_s": round(statistics.mean(t.audio_s for t in timings), 3),
+    }
 
 
 def _timed_runs(

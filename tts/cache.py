@@ -20,7 +20,7 @@ from tts.interface import AudioFormat, SynthesizedAudio
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: hotline text normalisation; voice identities
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,7 @@ class CacheKey:
     text: str
     lang: str
     voice: str
+    """The voice's identity: engine, voice id or model hash."""
     rate_wpm: int
     volume: float
     audio_format: AudioFormat

