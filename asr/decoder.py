@@ -131,26 +131,123 @@ class WhisperDecoder:
             compute_s=time.perf_counter() - started,
         )
 
-    def _encode(self, audio: np.ndarray) -> Any:
-        needed = math.ceil(len(audio) / SAMPLE_RATE + _PAD_S)
-        window_s = min(MAX_WINDOW_S, max(self.options.min_window_s, needed))
+    def decode_batch(
+        self,
+        audios: list[np.ndarray],
+        *,
+        beam_size: int,
+        temperatures: tuple[float, ...] = (0.0,),
+        language: str | None = None,
+    ) -> list[Hypothesis]:
+        """Decode several utterances (of different calls) in one encoder pass and one beam search.
+
+        Every window is padded to the longest one's; each item gets its own language and prompt.
+        An item whose greedy/beam result looks degenerate is retried alone with the temperature
+        fallback of ``decode``. On two CPU cores eight utterances take about half the time of
+        eight single decodes (MODELS.md; ``triage bench asr-batch``)."""
+        if len(audios) == 1:
+            return [self.decode(audios[0], beam_size=beam_size, temperatures=temperatures, language=language)]
+        started = time.perf_counter()
+        clips = [np.asarray(a, dtype=np.float32)[: int(MAX_WINDOW_S * SAMPLE_RATE)] for a in audios]
+        with self._lock:
+            window_s = max(self._window_s(len(c)) for c in clips)
+            features = np.stack([self._features(c, window_s) for c in clips])
+            encoder_output = self.model.encode(features)
+            langs = self._languages(encoder_output, len(clips), language or self.options.language)
+            tokenizers = [self._tokenizer(lang) for lang, _ in langs]
+            prompts = [
+                self._prompt(tok, lang, "", "") for tok, (lang, _) in zip(tokenizers, langs, strict=True)
+            ]
+            max_new = int(self.options.max_tokens_per_s * window_s) + 12
+            # CTranslate2 needs the start-of-transcript token at one position in a batch: items
+            # whose prompts differ in length (the Mandarin prompt steers to Simplified) go apart.
+            results: list[Any] = [None] * len(clips)
+            groups: dict[int, list[int]] = {}
+            for i, prompt in enumerate(prompts):
+                groups.setdefault(len(prompt), []).append(i)
+            for idx in groups.values():
+                sub = encoder_output if len(idx) == len(clips) else self._rows(encoder_output, idx)
+                suppress = sorted({t for i in idx for t in self._suppress[tokenizers[i].language_code]})
+                out_group = self.model.model.generate(
+                    sub,
+                    [prompts[i] for i in idx],
+                    beam_size=beam_size,
+                    num_hypotheses=1,
+                    max_length=min(448, len(prompts[idx[0]]) + max_new),
+                    return_scores=True,
+                    return_no_speech_prob=True,
+                    suppress_blank=True,
+                    suppress_tokens=suppress,
+                )
+                for i, r in zip(idx, out_group, strict=True):
+                    results[i] = r
+        spent = time.perf_counter() - started
+        out: list[Hypothesis] = []
+        for clip, (lang, lang_prob), tok, result in zip(clips, langs, tokenizers, results, strict=True):
+            tokens = [t for t in result.sequences_ids[0] if t < tok.eot]
+            length = len(result.sequences_ids[0])
+            avg_logprob = float(result.scores[0] * length / (length + 1))
+            no_speech = float(result.no_speech_prob)
+            text = tok.decode(tokens).strip()
+            silent = (
+                no_speech > self.options.no_speech_threshold and avg_logprob < self.options.log_prob_threshold
+            )
+            degenerate = (
+                compression_ratio(text) > self.options.compression_ratio_threshold
+                or avg_logprob < self.options.log_prob_threshold
+            )
+            if degenerate and not silent and len(temperatures) > 1:
+                out.append(self.decode(clip, beam_size=beam_size, temperatures=temperatures, language=lang))
+                continue
+            if silent:
+                text = ""
+            if lang == "zh":
+                text = to_simplified(text)
+            out.append(Hypothesis(text, lang, lang_prob, avg_logprob, no_speech, temperatures[0], spent))
+        return out
+
+    @staticmethod
+    def _rows(encoder_output: Any, idx: list[int]) -> Any:
+        """Some rows of a batched encoder output, as a new StorageView on the same device."""
+        import ctranslate2
+
+        device = encoder_output.device
+        array = np.asarray(
+            encoder_output.to_device(ctranslate2.Device.cpu) if device != "cpu" else encoder_output
+        )
+        picked = np.ascontiguousarray(array[idx])
+        view = ctranslate2.StorageView.from_array(picked)
+        return view.to_device(ctranslate2.Device.cuda) if device == "cuda" else view
+
+    def _window_s(self, samples: int) -> float:
+        needed = math.ceil(samples / SAMPLE_RATE + _PAD_S)
+        return float(min(MAX_WINDOW_S, max(self.options.min_window_s, needed)))
+
+    def _features(self, audio: np.ndarray, window_s: float) -> np.ndarray:
         padded = np.zeros(int(window_s * SAMPLE_RATE), dtype=np.float32)
         padded[: len(audio)] = audio
         features = self.model.feature_extractor(padded)
-        frames = int(window_s * 100)
-        features = np.ascontiguousarray(features[:, :frames])
-        return self.model.encode(features)
+        return np.ascontiguousarray(features[:, : int(window_s * 100)])
+
+    def _encode(self, audio: np.ndarray) -> Any:
+        return self.model.encode(self._features(audio, self._window_s(len(audio))))
 
     def _language(self, encoder_output: Any, forced: str | None) -> tuple[str, float]:
+        return self._languages(encoder_output, 1, forced)[0]
+
+    def _languages(self, encoder_output: Any, n: int, forced: str | None) -> list[tuple[str, float]]:
         if forced:
-            return forced, 1.0
+            return [(forced, 1.0)] * n
         if not self.model.model.is_multilingual:
-            return "en", 1.0
-        ranked = [(token[2:-2], float(p)) for token, p in self.model.model.detect_language(encoder_output)[0]]
+            return [("en", 1.0)] * n
         allowed = self.options.allowed_languages
-        # Short utterances are easily mistaken for a neighbouring language (Mandarin for Cantonese
-        # or Japanese): the best-scoring language the hotline serves wins.
-        return next(((code, p) for code, p in ranked if not allowed or code in allowed), ranked[0])
+        out = []
+        for row in self.model.model.detect_language(encoder_output):
+            ranked = [(token[2:-2], float(p)) for token, p in row]
+            # Short utterances are easily mistaken for a neighbouring language (Mandarin for
+            # Cantonese or Japanese): the best-scoring language the hotline serves wins.
+            out.append(next(((code, p) for code, p in ranked if not allowed or code in allowed), ranked[0]))
+        return out
 
     def _tokenizer(self, language: str) -> Any:
         if language not in self._tokenizers:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -20,6 +21,7 @@ from asr.agreement import LocalAgreement
 from asr.decoder import SAMPLE_RATE, Hypothesis, WhisperDecoder
 from asr.endpoint import Endpointer, EndpointEvent
 from asr.options import AsrOptions
+from asr.scheduler import DecodeScheduler, Kind
 from asr.text import join_units, split_units
 from asr.vad import FRAME, StreamingVad
 from pipeline.codec import AudioFormatError, decode_frame
@@ -50,8 +52,12 @@ class StreamingTranscriber:
         options: AsrOptions | None = None,
         sample_rate: int = SAMPLE_RATE,
         encoding: Literal["pcm16", "mulaw"] = "pcm16",
+        scheduler: DecodeScheduler | None = None,
     ) -> None:
+        """scheduler: the service's shared decode queue (finals first, partials only with spare
+        capacity, finals of several calls batched); None decodes in the calling thread."""
         self.options = options or AsrOptions()
+        self._scheduler = scheduler
         if sample_rate not in (8000, 16000):
             raise ValueError(f"sample_rate {sample_rate} is not supported: stream 8000 or 16000 Hz audio.")
         if encoding == "mulaw" and sample_rate != 8000:
@@ -85,7 +91,7 @@ class StreamingTranscriber:
         self._partial_interval_s = o.min_decode_interval_s
         self._partial_language: str | None = None
         self._last_partial_text = ""
-        self._speculative: tuple[float, Hypothesis] | None = None
+        self._speculative: tuple[float, Future[Hypothesis]] | None = None
         self._finished = False
         self._frames = 0  # VAD frames seen; frame i covers 16 kHz samples [i * FRAME, (i + 1) * FRAME)
         recent = int(_SPLIT_SEARCH_S * SAMPLE_RATE / FRAME)
@@ -172,9 +178,12 @@ class StreamingTranscriber:
             return []
         if event.kind == "pause":
             # Decode now what the final would decode; audio up to end + post_speech_ms is here.
-            self._speculative = (event.t_s, self._decode_final_audio(event.t_s))
+            # With a scheduler this does not block: voice activity goes on while it decodes.
+            self._speculative = (event.t_s, self._submit_final(event.t_s, "speculative"))
             return []
         if event.kind == "resume":
+            if self._speculative is not None:
+                self._speculative[1].cancel()  # not started yet: nobody decodes it
             self._speculative = None
             return []
         return [SpeechStopped(event.t_s), self._final(event.t_s)]
@@ -185,19 +194,28 @@ class StreamingTranscriber:
         hi = min(end_sample, self._buf_start + len(self._buf)) - self._buf_start
         return self._buf[lo:hi]
 
-    def _decode_final_audio(self, speech_end_s: float) -> Hypothesis:
+    def _decode(self, kind: Kind, audio: np.ndarray, **kwargs: object) -> Future[Hypothesis]:
+        if self._scheduler is not None:
+            return self._scheduler.submit(kind, audio, **kwargs)
+        done: Future[Hypothesis] = Future()
+        done.set_result(self._decoder.decode(audio, **kwargs))  # type: ignore[arg-type]
+        return done
+
+    def _submit_final(self, speech_end_s: float, kind: Kind = "final") -> Future[Hypothesis]:
         end = int(speech_end_s * SAMPLE_RATE) + self.options.post_speech_ms * SAMPLE_RATE // 1000
-        return self._decoder.decode(
-            self._utterance_audio(end),
+        return self._decode(
+            kind,
+            self._utterance_audio(end).copy(),
             beam_size=self.options.beam_size,
             temperatures=self.options.temperatures,
         )
 
     def _final(self, speech_end_s: float) -> FinalTranscript:
-        if self._speculative is not None and abs(self._speculative[0] - speech_end_s) < 1e-9:
-            hyp = self._speculative[1]
+        spec = self._speculative
+        if spec is not None and abs(spec[0] - speech_end_s) < 1e-9 and not spec[1].cancelled():
+            hyp = spec[1].result()
         else:
-            hyp = self._decode_final_audio(speech_end_s)
+            hyp = self._submit_final(speech_end_s).result()
         start_s = self._onset_s
         self._utt_start = None
         self._speculative = None
@@ -215,11 +233,12 @@ class StreamingTranscriber:
         lo, hi = self._utt_start + SAMPLE_RATE, now - SAMPLE_RATE // 5
         candidates = [(p, -i) for i, p in self._recent_probs if lo <= i * FRAME and (i + 1) * FRAME <= hi]
         cut = (-min(candidates)[1]) * FRAME + FRAME // 2 if candidates else now
-        hyp = self._decoder.decode(
-            self._utterance_audio(cut),
+        hyp = self._decode(
+            "final",
+            self._utterance_audio(cut).copy(),
             beam_size=self.options.beam_size,
             temperatures=self.options.temperatures,
-        )
+        ).result()
         start_s, end_s = self._onset_s, cut / SAMPLE_RATE
         segments = (TranscriptSegment(start_s, end_s, hyp.text, hyp.confidence),) if hyp.text else ()
         self._utt_start = cut
@@ -244,12 +263,20 @@ class StreamingTranscriber:
         if self._last_partial_at >= 0 and since_last_s < self._partial_interval_s:
             return []
         committed = join_units(self._agreement.committed)
-        hyp = self._decoder.decode(
-            self._utterance_audio(now),
-            beam_size=o.partial_beam_size,
-            language=self._partial_language if self._agreement.committed else None,
-            prefix=committed,
-        )
+        kwargs = {
+            "beam_size": o.partial_beam_size,
+            "language": self._partial_language if self._agreement.committed else None,
+            "prefix": committed,
+        }
+        if self._scheduler is None:
+            hyp = self._decoder.decode(self._utterance_audio(now), **kwargs)  # type: ignore[arg-type]
+        else:
+            # Captions only with spare capacity: under load another caller's final goes first.
+            pending = self._scheduler.try_partial(self._utterance_audio(now).copy(), **kwargs)
+            if pending is None:
+                self._last_partial_at = now
+                return []
+            hyp = pending.result()
         self._last_partial_at = now
         # Decodes slower than half the interval would fall behind real time: space them out.
         self._partial_interval_s = max(o.min_decode_interval_s, 2.0 * hyp.compute_s)

@@ -149,6 +149,12 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Caller silence after which the bot asks 'are you still there?', then ends."
     )
 
+    asr_max_batch: int = Field(
+        8, ge=1, description="Most end-of-utterance decodes of different calls run as one batch (GPU: more)."
+    )
+    asr_max_queue: int = Field(
+        64, ge=1, description="Decodes waiting beyond this make the speech recogniser report saturation."
+    )
     max_bot_calls: int = Field(
         0,
         ge=0,

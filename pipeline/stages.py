@@ -7,7 +7,9 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from asr.decoder import WhisperDecoder
 from asr.options import AsrOptions, options_from_settings
+from asr.scheduler import DecodeScheduler, SchedulerOptions
 from asr.streaming import StreamingTranscriber
 from pipeline.admission import Admission, auto_capacity
 from pipeline.codec import Encoding
@@ -24,12 +26,15 @@ from tts.synthesizer import Synthesizer
 class WhisperRecognizers:
     """Makes one StreamingTranscriber per call over the shared, loaded Whisper model."""
 
-    def __init__(self, model: Any, options: AsrOptions) -> None:
+    def __init__(self, model: Any, options: AsrOptions, scheduler: SchedulerOptions | None = None) -> None:
         self.model = model
         self.options = options
+        # Every call's decodes go through one queue: finals first, finals of several calls batched,
+        # partials only with spare capacity (asr/scheduler.py).
+        self.scheduler = DecodeScheduler(WhisperDecoder(model, options), scheduler)
 
     def __call__(self, sample_rate: int, encoding: Encoding) -> StreamingTranscriber:
-        return StreamingTranscriber(self.model, self.options, sample_rate, encoding)
+        return StreamingTranscriber(self.model, self.options, sample_rate, encoding, self.scheduler)
 
 
 class SynthVoice:
@@ -139,7 +144,11 @@ def build_session_services(
     return SessionServices(
         store=store,
         bus=bus,
-        recognizer_factory=WhisperRecognizers(loaded["asr"], options_from_settings(settings)),
+        recognizer_factory=WhisperRecognizers(
+            loaded["asr"],
+            options_from_settings(settings),
+            SchedulerOptions(max_batch=settings.asr_max_batch, max_queue=settings.asr_max_queue),
+        ),
         understander=ClassifierUnderstander(loaded["nlu"]),
         knowledge=knowledge,
         voice_for=lambda name: SynthVoice(synth, name),

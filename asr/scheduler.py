@@ -1,0 +1,188 @@
+"""One queue for every call's Whisper decodes, so callers stop fighting over two cores.
+
+Each call used to decode in its own thread with its own CPU threads: eight callers who finish
+speaking together ran eight decodes at once, each at an eighth of the speed, and everyone waited
+for the slowest. Here every decode goes through one ``DecodeScheduler`` worked by one thread (the
+model's own threads are the parallelism), in the order that matters to callers:
+
+1. **finals**: a caller has stopped speaking and waits for the answer;
+2. **speculative finals**: started at the first pause, used if the pause holds;
+3. **partials**: captions, never decisions; they run only when nothing above waits
+   (``try_partial`` answers None under load) and are never queued behind a final.
+
+Finals (and speculative finals) waiting together are decoded as one batch when the decoder can
+(``decode_batch``): one encoder pass and one beam search for up to ``max_batch`` utterances, about
+half the time of running them one by one on a CPU (``triage bench asr-batch``). Voice activity,
+end-pointing and barge-in run in each call's own thread and never wait here.
+
+Where a GPU serves many calls this is the same place: a bigger ``max_batch`` fills it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+Kind = Literal["final", "speculative", "partial"]
+PRIORITY: dict[str, int] = {"final": 0, "speculative": 1, "partial": 2}
+
+
+class Decoder(Protocol):
+    """asr.decoder.WhisperDecoder, or a scripted fake: ``decode(audio, **options)``, and optionally
+    ``decode_batch(audios, **options)``."""
+
+    @property
+    def decode(self) -> Callable[..., Any]: ...
+
+
+@dataclass(frozen=True)
+class SchedulerOptions:
+    max_batch: int = 8
+    """Most finals decoded in one batch (CPU: 8 measured best; a GPU takes more)."""
+    max_queue: int = 64
+    """Finals waiting beyond this are still served, but the scheduler reports itself saturated."""
+
+
+@dataclass(order=True)
+class _Job:
+    priority: int
+    seq: int
+    kind: str = field(compare=False)
+    audio: np.ndarray = field(compare=False, repr=False)
+    kwargs: dict[str, Any] = field(compare=False)
+    future: Future[Any] = field(compare=False)
+
+
+@dataclass
+class SchedulerStats:
+    decodes: int = 0
+    batches: int = 0
+    batched_items: int = 0
+    partials_skipped: int = 0
+    cancelled: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class DecodeScheduler:
+    def __init__(self, decoder: Decoder, options: SchedulerOptions | None = None) -> None:
+        self.decoder = decoder
+        self.options = options or SchedulerOptions()
+        self.stats = SchedulerStats()
+        self._queue: list[_Job] = []
+        self._cond = threading.Condition()
+        self._seq = itertools.count()
+        self._busy_kind: str | None = None
+        self._closed = False
+        self._batch: Callable[..., list[Any]] | None = getattr(decoder, "decode_batch", None)
+        self._thread = threading.Thread(target=self._work, name="asr-scheduler", daemon=True)
+        self._thread.start()
+
+    # --- submitting ------------------------------------------------------------------------------
+
+    def submit(self, kind: Kind, audio: np.ndarray, **kwargs: Any) -> Future[Any]:
+        """Queue a decode; the future gives the decoder's Hypothesis (or its exception)."""
+        if kind not in PRIORITY:
+            raise ValueError(f"kind must be final, speculative or partial, got {kind!r}")
+        future: Future[Any] = Future()
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the decode scheduler is closed")
+            self._queue.append(_Job(PRIORITY[kind], next(self._seq), kind, audio, kwargs, future))
+            self._queue.sort()
+            self._cond.notify()
+        return future
+
+    def try_partial(self, audio: np.ndarray, **kwargs: Any) -> Future[Any] | None:
+        """A partial decode if there is spare capacity right now (nothing queued or running);
+        None otherwise, and the caller simply shows no new caption this time."""
+        with self._cond:
+            if self._queue or self._busy_kind is not None:
+                self.stats.partials_skipped += 1
+                return None
+        return self.submit("partial", audio, **kwargs)
+
+    def decode(self, audio: np.ndarray, kind: Kind = "final", **kwargs: Any) -> Any:
+        """Submit and wait: the synchronous form a call's recogniser thread uses."""
+        return self.submit(kind, audio, **kwargs).result()
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._queue) + (self._busy_kind is not None)
+
+    @property
+    def saturated(self) -> bool:
+        return self.pending > self.options.max_queue
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            for job in self._queue:
+                job.future.cancel()
+            self._queue.clear()
+            self._cond.notify_all()
+
+    # --- working ---------------------------------------------------------------------------------
+
+    def _next(self) -> list[_Job] | None:
+        with self._cond:
+            while not self._queue and not self._closed:
+                self._cond.wait()
+            if self._closed:
+                return None
+            first = self._queue.pop(0)
+            jobs = [first]
+            if first.kind != "partial" and self._batch is not None:
+                # Every waiting final-like decode with the same settings joins the batch.
+                same = [
+                    j
+                    for j in self._queue
+                    if j.kind != "partial" and _batch_key(j.kwargs) == _batch_key(first.kwargs)
+                ][: self.options.max_batch - 1]
+                for j in same:
+                    self._queue.remove(j)
+                jobs += same
+            self._busy_kind = first.kind
+            return jobs
+
+    def _work(self) -> None:
+        while (jobs := self._next()) is not None:
+            live = [j for j in jobs if j.future.set_running_or_notify_cancel()]
+            self.stats.cancelled += len(jobs) - len(live)
+            try:
+                if len(live) > 1 and self._batch is not None:
+                    results = self._batch([j.audio for j in live], **live[0].kwargs)
+                    self.stats.batches += 1
+                    self.stats.batched_items += len(live)
+                else:
+                    results = [self.decoder.decode(j.audio, **j.kwargs) for j in live]
+                for job, result in zip(live, results, strict=True):
+                    job.future.set_result(result)
+            except Exception as e:  # a decode failure fails its callers, never the scheduler
+                log.exception("decode failed")
+                for job in live:
+                    if not job.future.done():
+                        job.future.set_exception(e)
+            finally:
+                self.stats.decodes += len(live)
+                for job in live:
+                    self.stats.by_kind[job.kind] = self.stats.by_kind.get(job.kind, 0) + 1
+                with self._cond:
+                    self._busy_kind = None
+
+
+def _batch_key(kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """Decodes that can share one batch: the same beam, temperatures and forced language, and no
+    per-utterance prefix or context (finals of different calls, as they come)."""
+    if kwargs.get("prefix") or kwargs.get("previous_text"):
+        return ("solo", id(kwargs))
+    return (kwargs.get("beam_size"), tuple(kwargs.get("temperatures") or ()), kwargs.get("language"))

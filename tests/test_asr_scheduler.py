@@ -1,0 +1,112 @@
+"""The decode scheduler with a scripted fake decoder: finals before speculative finals before
+partials, partials only with spare capacity, finals of several calls batched, failures contained."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import pytest
+
+from asr.scheduler import DecodeScheduler, SchedulerOptions
+
+
+class FakeDecoder:
+    """Records what it decoded, in order; the first decode blocks until released."""
+
+    def __init__(self, batch: bool = True) -> None:
+        self.log: list[tuple[str, ...]] = []
+        self.gate = threading.Event()
+        self.first = True
+        if not batch:
+            self.decode_batch = None  # type: ignore[assignment]
+
+    def decode(self, audio: np.ndarray, **kwargs: Any) -> str:
+        if self.first:
+            self.first = False
+            self.gate.wait(5)
+        if kwargs.get("fail"):
+            raise RuntimeError("broken audio")
+        self.log.append((str(audio[0]),))
+        return f"text {audio[0]}"
+
+    def decode_batch(self, audios: list[np.ndarray], **kwargs: Any) -> list[str]:
+        self.log.append(tuple(str(a[0]) for a in audios))
+        return [f"text {a[0]}" for a in audios]
+
+
+def clip(name: str) -> np.ndarray:
+    return np.array([name], dtype=object)
+
+
+def test_finals_go_first_and_wait_together_in_one_batch() -> None:
+    dec = FakeDecoder()
+    sched = DecodeScheduler(dec, SchedulerOptions(max_batch=8))
+    blocker = sched.submit("partial", clip("p0"), beam_size=1, prefix="x")
+    time.sleep(0.05)  # the worker is now busy with p0
+    later_partial = sched.submit("partial", clip("p1"), beam_size=1, prefix="y")
+    spec = sched.submit("speculative", clip("s1"), beam_size=5)
+    finals = [sched.submit("final", clip(f"f{i}"), beam_size=5) for i in range(3)]
+    dec.gate.set()
+    assert [f.result(5) for f in finals] == ["text f0", "text f1", "text f2"]
+    assert spec.result(5) == "text s1" and later_partial.result(5) == "text p1" and blocker.result(5)
+    # p0 was running; then every waiting final and the speculative final in one batch, finals
+    # first; the queued partial last.
+    assert dec.log == [("p0",), ("f0", "f1", "f2", "s1"), ("p1",)]
+    assert sched.stats.batches == 1 and sched.stats.batched_items == 4
+    sched.close()
+
+
+def test_partials_only_with_spare_capacity() -> None:
+    dec = FakeDecoder()
+    sched = DecodeScheduler(dec)
+    busy = sched.submit("final", clip("f0"), beam_size=5)
+    time.sleep(0.05)
+    assert sched.try_partial(clip("p"), beam_size=1) is None  # a caller's final is being decoded
+    assert sched.stats.partials_skipped == 1
+    dec.gate.set()
+    busy.result(5)
+    time.sleep(0.05)
+    idle = sched.try_partial(clip("p"), beam_size=1)
+    assert idle is not None and idle.result(5) == "text p"
+    sched.close()
+
+
+def test_without_batching_finals_still_go_first() -> None:
+    dec = FakeDecoder(batch=False)
+    sched = DecodeScheduler(dec)
+    blocker = sched.submit("final", clip("f0"), beam_size=5)
+    time.sleep(0.05)
+    p = sched.submit("partial", clip("p1"), beam_size=1)
+    f = sched.submit("final", clip("f1"), beam_size=5)
+    dec.gate.set()
+    for fut in (blocker, p, f):
+        fut.result(5)
+    assert dec.log == [("f0",), ("f1",), ("p1",)]
+    sched.close()
+
+
+def test_a_failed_decode_fails_its_caller_not_the_scheduler() -> None:
+    dec = FakeDecoder(batch=False)
+    dec.gate.set()
+    sched = DecodeScheduler(dec)
+    with pytest.raises(RuntimeError, match="broken audio"):
+        sched.submit("final", clip("x"), fail=True).result(5)
+    assert sched.submit("final", clip("ok"), beam_size=5).result(5) == "text ok"
+    sched.close()
+
+
+def test_a_cancelled_speculative_decode_is_not_run() -> None:
+    dec = FakeDecoder()
+    sched = DecodeScheduler(dec)
+    blocker = sched.submit("final", clip("f0"), beam_size=5)
+    time.sleep(0.05)
+    spec = sched.submit("speculative", clip("s"), beam_size=5, prefix="solo")
+    assert spec.cancel()  # the caller went on speaking before it started
+    dec.gate.set()
+    blocker.result(5)
+    time.sleep(0.1)
+    assert ("s",) not in dec.log and sched.stats.cancelled == 1
+    sched.close()
