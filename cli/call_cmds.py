@@ -20,18 +20,43 @@ def register(groups: CommandGroups) -> None:
     def bench_e2e(
         json_out: Path | None = typer.Option(None, "--json", help="Write the figures here as flat JSON."),
         repeats: int = typer.Option(1, help="Times each scripted call is repeated."),
-        max_calls: int = typer.Option(6, help="Highest number of simultaneous calls tried."),
+        max_calls: int = typer.Option(
+            6, help="Highest number of simultaneous calls tried (without --levels)."
+        ),
+        levels: str = typer.Option(
+            "1,2,4,8,12,16", help="Simultaneous callers per load level ('' for the older 1..max-calls ramp)."
+        ),
+        capacity: int | None = typer.Option(
+            None,
+            help="Bot capacity for this run (default: the settings', TRIAGE_MAX_BOT_CALLS or one per core).",
+        ),
+        plot: Path | None = typer.Option(None, help="Load plot PNG (default: next to --json)."),
     ) -> None:
         """Whole calls over the WebSocket: voice-to-voice and emergency-to-agent latency, barge-in,
         and how many simultaneous real-time calls this machine sustains."""
         from eval.e2e_bench import run
         from pipeline.settings import get_settings
 
-        result = run(get_settings(), repeats=repeats, max_calls=max_calls, progress=typer.echo)
+        settings = get_settings()
+        if capacity is not None:
+            settings = settings.model_copy(update={"max_bot_calls": capacity})
+        wanted = tuple(int(x) for x in levels.split(",") if x.strip())
+        result = run(settings, repeats=repeats, max_calls=max_calls, progress=typer.echo, levels=wanted)
+        if result["load_levels"] and (plot or json_out):
+            from eval.load_bench import plot as plot_levels
+
+            target = plot or (json_out.with_suffix(".png") if json_out else Path("bench-e2e.png"))
+            result["plot"] = str(plot_levels(result["load_levels"], target, result["realtime_bound_s"]))
         typer.echo("")
         for key, value in result.items():
-            if key != "definitions":
+            if key not in ("definitions", "load_levels"):
                 typer.echo(f"{key:<28} {value}")
+        if result["load_levels"]:
+            cols = ["calls", "admitted_share", "voice_to_voice_p50_s", "voice_to_voice_p95_s"]
+            cols += ["first_partial_p50_s", "false_silence_prompts", "cpu_share", "peak_rss_mb"]
+            typer.echo("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+            for row in result["load_levels"]:
+                typer.echo("| " + " | ".join(str(row[c]) for c in cols) + " |")
         if json_out:
             json_out.parent.mkdir(parents=True, exist_ok=True)
             json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False))

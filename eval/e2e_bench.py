@@ -195,7 +195,10 @@ def run(
     max_calls: int = 6,
     realtime_bound_s: float = 1.5,
     progress: Callable[[str], None] = print,
+    levels: tuple[int, ...] = (),
 ) -> dict[str, Any]:
+    """levels: numbers of simultaneous callers for the load table (eval/load_bench.py); empty runs
+    the older ramp 1..max_calls that stops at the first level over the bound."""
     with live_service(settings) as (url, runtime):
         routine = _speak(runtime, ROUTINE)
         emergencies = _speak(runtime, EMERGENCY)
@@ -211,15 +214,38 @@ def run(
             barge.append(barge_in(url, routine[0], interruption))
             progress(f"barge-in {barge[-1]:.3f} s")
         sustained = 0
-        levels: dict[str, float] = {}
-        for n in range(1, max_calls + 1):
-            lat = concurrent_level(url, routine, n)
-            p95 = pct(lat, 95)
-            levels[str(n)] = round(p95, 3)
-            progress(f"{n} simultaneous calls: voice-to-voice p95 {p95:.3f} s")
-            if p95 > realtime_bound_s:
-                break
-            sustained = n
+        by_calls: dict[str, float] = {}
+        table: list[dict[str, Any]] = []
+        if levels:
+            from eval.load_bench import run_level
+
+            still_there = tuple(
+                runtime.session_services.voice_for("pcm16-16k").prompt_text("still_there", lang)
+                for lang in ("en", "zh")
+            )
+            for n in levels:
+                row = run_level(url, [c.pcm for c in routine], n, still_there)
+                table.append(row)
+                by_calls[str(n)] = row["voice_to_voice_p95_s"]
+                progress(
+                    f"{n:>3} callers: admitted {row['admitted_share']:.2f}, voice-to-voice p50 "
+                    f"{row['voice_to_voice_p50_s']} p95 {row['voice_to_voice_p95_s']} s, first partial "
+                    f"{row['first_partial_p50_s']} s, silence prompts {row['false_silence_prompts']}, "
+                    f"CPU {row['cpu_share']}, peak {row['peak_rss_mb']} MB"
+                )
+                p95 = row["voice_to_voice_p95_s"]
+                if row["admitted_share"] == 1.0 and p95 is not None and p95 <= realtime_bound_s:
+                    sustained = max(sustained, n)
+        else:
+            for n in range(1, max_calls + 1):
+                lat = concurrent_level(url, routine, n)
+                p95 = pct(lat, 95)
+                by_calls[str(n)] = round(p95, 3)
+                progress(f"{n} simultaneous calls: voice-to-voice p95 {p95:.3f} s")
+                if p95 > realtime_bound_s:
+                    break
+                sustained = n
+        capacity = runtime.session_services.admission.capacity if runtime.session_services.admission else None
     return {
         "voice_to_voice_p50_s": round(statistics.median(v2v), 3),
         "voice_to_voice_p95_s": round(pct(v2v, 95), 3),
@@ -227,7 +253,9 @@ def run(
         "emergency_to_agent_p95_s": round(pct(e2a, 95), 3),
         "barge_in_p50_s": round(statistics.median(barge), 3),
         "max_realtime_calls": sustained,
-        "concurrency_p95_by_calls": levels,
+        "concurrency_p95_by_calls": by_calls,
+        "load_levels": table,
+        "bot_capacity": capacity,
         "realtime_bound_s": realtime_bound_s,
         "n_voice_to_voice": len(v2v),
         "n_emergency": len(e2a),

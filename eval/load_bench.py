@@ -1,0 +1,155 @@
+"""Simultaneous callers, each streaming a question in real time and finishing at the same moment.
+
+For each number of callers (1, 2, 4, 8, 12, 16 by default) this reports, from outside the
+service: voice-to-voice p50/p95 of the callers the bot served, first-partial latency (first
+caption after the caller started speaking), the share of callers admitted (the others heard "all
+lines are busy" and waited for a person), false "are you still there?" prompts, the share of CPU
+used (both cores = 1.0) and the process's peak memory. `triage bench e2e` prints it as a table and
+writes it to the JSON, with a plot.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from eval.call_client import CallClient
+
+LEVELS = (1, 2, 4, 8, 12, 16)
+
+
+@dataclass
+class CallResult:
+    admitted: bool
+    voice_to_voice_s: float | None = None
+    first_partial_s: float | None = None
+    silence_prompts: int = 0
+    error: str | None = None
+
+
+def one_call(url: str, pcm: bytes, still_there: tuple[str, ...], barrier: threading.Barrier) -> CallResult:
+    call = CallClient(url + "/v1/calls/stream")
+    try:
+        call.wait_for(lambda e: e["type"] == "bot_text", timeout=60)  # greeting, or "lines busy"
+        time.sleep(0.3)
+        if call.events("handoff"):  # over capacity: queued for a person before saying anything
+            barrier.wait(timeout=60)
+            return CallResult(admitted=False)
+        barrier.wait(timeout=60)  # everyone starts (and so finishes) speaking together
+        started = time.monotonic()
+        call.send_audio(pcm, realtime=True)
+        end = time.monotonic()
+        done = threading.Event()
+
+        def pad() -> None:  # the line stays open with silence, as a phone line does
+            while not done.is_set():
+                call.send_silence(0.02)
+                time.sleep(0.02)
+
+        padder = threading.Thread(target=pad, daemon=True)
+        padder.start()
+        try:
+            call.wait_for(lambda e: e["type"] in ("decision", "handoff"), timeout=60)
+            deadline = time.monotonic() + 30
+            while not call.audio_after(end) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            first = next((r.at for r in call.received if r.audio and r.at >= end), None)
+        finally:
+            done.set()
+            padder.join()
+        partial = next((r.at for r in call.received if r.event and r.event["type"] == "partial"), None)
+        prompts = sum(1 for e in call.events("bot_text") if e["text"] in still_there)
+        return CallResult(
+            True,
+            None if first is None else first - end,
+            None if partial is None else partial - started,
+            prompts,
+        )
+    except Exception as e:  # a call that fails is reported, not hidden
+        return CallResult(admitted=True, error=f"{type(e).__name__}: {e}")
+    finally:
+        call.hangup()
+
+
+def run_level(url: str, clips: list[bytes], n: int, still_there: tuple[str, ...]) -> dict[str, Any]:
+    import psutil
+
+    proc = psutil.Process()
+    barrier = threading.Barrier(n)
+    results: list[CallResult] = [CallResult(False)] * n
+    cpu0, wall0 = proc.cpu_times(), time.monotonic()
+    peak = [proc.memory_info().rss]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            peak.append(proc.memory_info().rss)
+            time.sleep(0.2)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+
+    def run(i: int) -> None:
+        results[i] = one_call(url, clips[i % len(clips)], still_there, barrier)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stop.set()
+    sampler.join()
+    cpu1, wall = proc.cpu_times(), time.monotonic() - wall0
+    cores = psutil.cpu_count() or 1
+    served = [r for r in results if r.admitted]
+    v2v = [r.voice_to_voice_s if r.voice_to_voice_s is not None else float("inf") for r in served]
+    partials = [r.first_partial_s for r in served if r.first_partial_s is not None]
+    return {
+        "calls": n,
+        "admitted_share": round(len(served) / n, 3),
+        "voice_to_voice_p50_s": _pct(v2v, 50),
+        "voice_to_voice_p95_s": _pct(v2v, 95),
+        "first_partial_p50_s": _pct(partials, 50),
+        "first_partial_share": round(len(partials) / len(served), 3) if served else None,
+        "false_silence_prompts": sum(r.silence_prompts for r in served),
+        "errors": [r.error for r in served if r.error],
+        "cpu_share": round(((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / wall / cores, 3),
+        "peak_rss_mb": round(max(peak) / 2**20, 1),
+    }
+
+
+def _pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    v = float(np.percentile(values, q))
+    return round(v, 3) if np.isfinite(v) else None
+
+
+def plot(levels: list[dict[str, Any]], path: Path, bound_s: float) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    xs = [lv["calls"] for lv in levels]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for key, style in (("voice_to_voice_p50_s", "o-"), ("voice_to_voice_p95_s", "s--")):
+        ax.plot(xs, [lv[key] if lv[key] is not None else np.nan for lv in levels], style, label=key)
+    ax.axhline(bound_s, color="red", linewidth=0.8, label=f"target {bound_s} s")
+    ax2 = ax.twinx()
+    ax2.bar(xs, [lv["admitted_share"] for lv in levels], alpha=0.15, color="green", width=0.8)
+    ax2.set_ylim(0, 1.05)
+    ax2.set_ylabel("share admitted by the bot")
+    ax.set_xlabel("callers finishing their question at the same moment")
+    ax.set_ylabel("seconds")
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
