@@ -100,13 +100,22 @@ def eval_e2e(
     out: OutOpt = Path("runs"),
     fast: Annotated[bool, typer.Option(help="Send audio as fast as possible (no latency).")] = False,
     language: Annotated[str | None, typer.Option(help="Only scenarios in zh or en.")] = None,
+    text_turns: Annotated[
+        str, typer.Option(help="speak: text turns are spoken by the bot's voice; inject: sent as text.")
+    ] = "speak",
+    line: Annotated[str, typer.Option(help="wideband (16 kHz PCM) or phone (8 kHz mu-law) caller audio.")] = (
+        "wideband"
+    ),
 ) -> None:
     """Scenario calls through the live service over its WebSocket: routing, containment, latency."""
     from eval.runner import run_task
     from eval.tasks import TaskError, load_task, parse_task
 
+    if text_turns not in ("speak", "inject") or line not in ("wideband", "phone"):
+        raise _fail("--text-turns is speak or inject; --line is wideband or phone")
     base = load_task("e2e", check_files=False)
-    options = {"realtime": not fast} | ({"languages": [language]} if language else {})
+    options = {"realtime": not fast, "text_turns": text_turns, "line": line}
+    options |= {"languages": [language]} if language else {}
     data = {
         "name": "e2e",
         "kind": "e2e",

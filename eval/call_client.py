@@ -31,14 +31,17 @@ class CallClient:
     caller_number: str | None = None
     received: list[Received] = field(default_factory=list)
     call_id: str = ""
+    sample_rate: int = 16000
+    encoding: str = "pcm16"
+    """What the caller sends: 16 kHz PCM16, or 8 kHz 'mulaw' as a phone trunk does."""
 
     def __post_init__(self) -> None:
         self.ws: ClientConnection = connect(self.url, max_size=None, open_timeout=10)
         self._cond = threading.Condition()
         start: dict[str, Any] = {
             "type": "start",
-            "sample_rate": 16000,
-            "encoding": "pcm16",
+            "sample_rate": self.sample_rate,
+            "encoding": self.encoding,
             "language": self.language,
         }
         if self.caller_number:
@@ -66,16 +69,24 @@ class CallClient:
             with self._cond:
                 self._cond.notify_all()
 
+    @property
+    def frame_bytes(self) -> int:
+        """20 ms of the caller's audio."""
+        return self.sample_rate // 50 * (1 if self.encoding == "mulaw" else 2)
+
     def send_audio(self, pcm: bytes, realtime: bool = False) -> float:
-        """Sends audio in 20 ms frames; returns the wall time the last frame went out."""
-        for i in range(0, len(pcm), FRAME_BYTES):
-            self.ws.send(pcm[i : i + FRAME_BYTES])
+        """Sends audio (in the call's encoding) in 20 ms frames; returns the wall time the last
+        frame went out."""
+        step = self.frame_bytes
+        for i in range(0, len(pcm), step):
+            self.ws.send(pcm[i : i + step])
             if realtime:
                 time.sleep(0.02)
         return time.monotonic()
 
     def send_silence(self, seconds: float, realtime: bool = False) -> float:
-        return self.send_audio(b"\x00\x00" * int(16000 * seconds), realtime)
+        silence = b"\xff" if self.encoding == "mulaw" else b"\x00\x00"  # mu-law 0xFF is zero
+        return self.send_audio(silence * int(self.sample_rate * seconds), realtime)
 
     def events(self, kind: str | None = None) -> list[dict[str, Any]]:
         with self._cond:

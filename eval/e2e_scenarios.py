@@ -1,10 +1,13 @@
 """`triage eval e2e`: scenario calls through the live service over its caller WebSocket.
 
-Each scenario is one call. A turn is spoken (English text synthesised by the service's own TTS, or
-a recording) in real time followed by silence until the bot decides, or injected as text (what
-speech recognition would have heard; Mandarin scenarios, since espeak Mandarin is not recognised).
-The next turn follows as soon as the bot has decided and started speaking, as an impatient caller
-would (it may barge in over a long answer). Scoring is in eval/scenarios.py.
+Each scenario is one call. A turn is spoken (text synthesised by the service's own voice in the
+turn's language, the neural Mandarin voice for Mandarin, or a recording) in real time followed by
+silence until the bot decides. Two modes for ``text`` turns: ``speak`` (default: Mandarin calls are
+measured from audio, like English ones) and ``inject`` (sent as text, what speech recognition would
+have heard: understanding and policy alone). ``line='phone'`` sends the caller's audio as 8 kHz
+mu-law, as a phone trunk does. The next turn follows as soon as the bot has decided and started
+speaking, as an impatient caller would (it may barge in over a long answer). Scoring is in
+eval/scenarios.py.
 """
 
 from __future__ import annotations
@@ -44,15 +47,25 @@ class _Padder:
         self.thread.join()
 
 
-def turn_pcm(turn: Turn, synthesize: Callable[[str], bytes]) -> bytes:
+TEXT_TURNS = ("speak", "inject")
+LINES = ("wideband", "phone")
+
+
+def turn_pcm(turn: Turn, synthesize: Callable[[str, str], bytes], line: str = "wideband") -> bytes:
+    """The turn's audio as the caller sends it: 16 kHz PCM16, or 8 kHz mu-law on a phone line."""
     from asr.audio import load_audio
     from eval.e2e_bench import _trim
-    from pipeline.codec import float_to_pcm16_bytes
+    from pipeline.codec import float_to_pcm16_bytes, mulaw_encode, pcm16_bytes_to_float, resample
 
-    if turn.say:
-        return _trim(synthesize(turn.say))
-    assert turn.audio is not None
-    return float_to_pcm16_bytes(load_audio(turn.audio))
+    said = turn.say or turn.text
+    if said:
+        pcm = _trim(synthesize(said, turn.language))
+    else:
+        assert turn.audio is not None
+        pcm = float_to_pcm16_bytes(load_audio(turn.audio))
+    if line == "phone":
+        return mulaw_encode(resample(pcm16_bytes_to_float(pcm), 16000, 8000))
+    return pcm
 
 
 def play_turn(call: CallClient, turn: Turn, pcm: bytes | None, realtime: bool) -> TurnOutcome:
@@ -109,32 +122,50 @@ def _settle(call: CallClient, mark: int, limit_s: float = 10.0) -> None:
         time.sleep(0.05)
 
 
-def _asr_error(turn: Turn, heard: str) -> float | None:
-    if not turn.say:
+def _asr_error(turn: Turn, heard: str, spoken: bool) -> float | None:
+    said = turn.say or (turn.text if spoken else None)
+    if not said:
         return None
-    from eval.metrics import word_errors
+    from eval.metrics import char_errors, word_errors
 
-    return word_errors(turn.say, heard, "basic").rate
+    if turn.language == "zh":
+        return char_errors(said, heard, "zh-spoken").rate
+    return word_errors(said, heard, "en-spoken").rate
 
 
 def run_scenario(
-    url: str, scenario: Scenario, synthesize: Callable[[str], bytes], realtime: bool = True
+    url: str,
+    scenario: Scenario,
+    synthesize: Callable[[str, str], bytes],
+    realtime: bool = True,
+    text_turns: str = "speak",
+    line: str = "wideband",
 ) -> ScenarioResult:
+    if text_turns not in TEXT_TURNS or line not in LINES:
+        raise ValueError(f"text_turns is one of {TEXT_TURNS} and line one of {LINES}")
     result = ScenarioResult(scenario)
-    call = CallClient(url + "/v1/calls/stream", language=scenario.language)
+    phone = line == "phone"
+    call = CallClient(
+        url + "/v1/calls/stream",
+        language=scenario.language,
+        sample_rate=8000 if phone else 16000,
+        encoding="mulaw" if phone else "pcm16",
+    )
+    spoken = text_turns == "speak"
     try:
         for i, turn in enumerate(scenario.turns):
             if any(r.event and r.event["type"] in ("hangup", "ended") for r in call.received):
                 result.failures.append(f"the bot ended the call before turn {i + 1} of {len(scenario.turns)}")
                 break
-            pcm = None if turn.text else turn_pcm(turn, synthesize)
+            pcm = None if (turn.text and not spoken) else turn_pcm(turn, synthesize, line)
             outcome = play_turn(call, turn, pcm, realtime)
             result.outcomes.append(outcome)
             if turn.expect:
                 missed = check(turn.expect, outcome)
                 if missed:
                     result.failures.append(f"turn {i + 1}: " + "; ".join(missed))
-                    result.causes.append(cause(turn, turn.expect, outcome, _asr_error(turn, outcome.heard)))
+                    asr_error = _asr_error(turn, outcome.heard, spoken)
+                    result.causes.append(cause(turn, turn.expect, outcome, asr_error))
             if outcome.action in ESCALATIONS and i + 1 < len(scenario.turns):
                 # A person (or a team) has the call now: the bot decides nothing more.
                 result.failures.append(f"handed over at turn {i + 1} of {len(scenario.turns)}")
@@ -163,21 +194,24 @@ def run_scenarios(
     scenarios: list[Scenario],
     realtime: bool = True,
     progress: Callable[[ScenarioResult], None] | None = None,
+    text_turns: str = "speak",
+    line: str = "wideband",
 ) -> list[ScenarioResult]:
-    """Start the service in-process (fresh data folder), run every scenario call, return results."""
+    """Start the service in-process (fresh data folder), run every scenario call, return results.
+    Spoken turns are synthesised by the service's own voice for the turn's language."""
     from eval.e2e_bench import live_service
     from tts.interface import WEB_PCM16_16K
 
     with live_service(settings) as (url, runtime):
         synth = runtime.loaded["tts"]
 
-        def synthesize(text: str) -> bytes:
-            audio: bytes = synth.synthesize(text, "en", WEB_PCM16_16K).audio
+        def synthesize(text: str, language: str) -> bytes:
+            audio: bytes = synth.synthesize(text, language, WEB_PCM16_16K).audio
             return audio
 
         results = []
         for scenario in scenarios:
-            results.append(run_scenario(url, scenario, synthesize, realtime))
+            results.append(run_scenario(url, scenario, synthesize, realtime, text_turns, line))
             if progress:
                 progress(results[-1])
     return results

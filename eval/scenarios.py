@@ -5,7 +5,7 @@ A scenario file (YAML) holds one call, or a list of calls under ``scenarios:``::
     language: en                    # default for the calls below (greeting language, text turns)
     scenarios:
       - name: en-power-bill
-        say: How can I pay my electricity bill?          # English text, synthesised and spoken
+        say: How can I pay my electricity bill?          # text synthesised by the bot's voice, spoken
         expect: {action: answer, kb_entry: power-bill-payment}
       - name: en-clarify-then-answer
         turns:
@@ -15,12 +15,14 @@ A scenario file (YAML) holds one call, or a list of calls under ``scenarios:``::
             expect: {action: answer, kb_entry: gas-bill-payment}
       - name: zh-fire
         language: zh
-        text: 厨房着火了，快来人！                          # injected as if ASR had heard it
+        text: 厨房着火了，快来人！     # spoken with the Mandarin voice, or injected as if ASR had heard it
         expect: {action: handoff, urgency: emergency}
 
 ``expect`` keys: ``action`` (one policy action or a list of acceptable ones: answer, clarify,
 handoff, work_order, repeat, anything_else, still_there, end), ``kb_entry``, ``urgency``, ``topic``.
 A single-turn call may put ``say``/``text``/``audio`` and ``expect`` on the call itself.
+``say`` is always spoken; ``text`` is spoken in the default mode (the Mandarin scenarios, with the
+neural Mandarin voice) and injected as text in the second mode (``text_turns: inject``).
 """
 
 from __future__ import annotations
@@ -101,10 +103,8 @@ def _turn(raw: Any, language: str, base: Path, where: str) -> Turn:
         raise ScenarioError(f"{where}: unknown turn field(s) {sorted(unknown)}; known: {sorted(_TURN_KEYS)}")
     given = [k for k in ("say", "text", "audio") if raw.get(k)]
     if len(given) != 1:
-        raise ScenarioError(f"{where}: give exactly one of say (English to synthesise), text or audio")
+        raise ScenarioError(f"{where}: give exactly one of say (text to synthesise), text or audio")
     lang = str(raw.get("language") or language)
-    if given[0] == "say" and lang != "en":
-        raise ScenarioError(f"{where}: 'say' is English only (espeak Mandarin is not recognised); use text")
     audio = None
     if raw.get("audio"):
         audio = (base / str(raw["audio"])).resolve()
@@ -291,6 +291,13 @@ def summarise(results: list[ScenarioResult]) -> dict[str, Any]:
         sub = [r for r in results if r.scenario.language == lang]
         out[f"routing_accuracy_{lang}"] = _rate(sum(r.passed for r in sub), len(sub))
         out[f"scenarios_{lang}"] = len(sub)
+        lang_emergency = [(t, o) for t, o in emergency if t.language == lang]
+        out[f"emergency_recall_{lang}"] = _rate(
+            sum(flagged(o) for _, o in lang_emergency), len(lang_emergency)
+        )
+        lang_v2v = [o.voice_to_voice_s for r in sub for o in r.outcomes if o.voice_to_voice_s is not None]
+        out[f"voice_to_voice_p50_s_{lang}"] = _pct(lang_v2v, 50)
+        out[f"voice_turns_{lang}"] = len(lang_v2v)
     causes: dict[str, int] = {}
     for r in results:
         for c in r.causes:

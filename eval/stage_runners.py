@@ -215,6 +215,8 @@ def run_e2e(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
         scenarios,
         realtime=bool(spec.options.get("realtime", True)),
         progress=lambda r: bar.update(1),
+        text_turns=str(spec.options.get("text_turns", "speak")),
+        line=str(spec.options.get("line", "wideband")),
     )
     bar.close()
     metrics = summarise(results)

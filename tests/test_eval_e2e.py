@@ -1,4 +1,6 @@
-"""Scenario calls through the real service over its WebSocket, with the real models."""
+"""Scenario calls through the real service over its WebSocket, with the real models: English and
+Mandarin turns spoken by the bot's own voices (Mandarin also over an 8 kHz mu-law line), and
+Mandarin turns injected as text (the second mode)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from eval.e2e_scenarios import run_scenarios
-from eval.scenarios import load_scenarios, summarise
+from eval.e2e_bench import live_service
+from eval.e2e_scenarios import run_scenario
+from eval.scenarios import ScenarioResult, load_scenarios, summarise
 from pipeline.settings import Settings
+from tts.interface import WEB_PCM16_16K
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -36,17 +40,56 @@ CALLS = {
 }
 
 
+SPOKEN_ZH = {
+    "language": "zh",
+    "scenarios": [
+        {
+            "name": "zh-fire-spoken",
+            "text": "厨房着火了，快来人！",
+            "expect": {"action": "handoff", "urgency": "emergency"},
+        },
+        {
+            "name": "zh-water-bill-spoken",
+            "text": "水费怎么交",
+            "expect": {"action": "answer", "kb_entry": "water-bill-payment"},
+        },
+    ],
+}
+
+
 @pytest.fixture(scope="module")
-def results(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> list:
+def calls(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> dict[str, list[ScenarioResult]]:
+    """One live service; the calls in each mode."""
     folder = tmp_path_factory.mktemp("scenarios")
     (folder / "calls.yaml").write_text(yaml.safe_dump(CALLS, allow_unicode=True), encoding="utf-8")
+    (folder / "spoken.yaml").write_text(yaml.safe_dump(SPOKEN_ZH, allow_unicode=True), encoding="utf-8")
     built = Settings().resolved_nlu_model_dir()
     settings = Settings(
         cache_dir=model_cache_dir,
         nlu_model_dir=built.resolve(),
         kb_index_dir=(REPO / "var" / "kb-index").resolve(),
     )
-    return run_scenarios(settings, load_scenarios(folder))
+    with live_service(settings) as (url, runtime):
+        synth = runtime.loaded["tts"]
+
+        def synthesize(text: str, language: str) -> bytes:
+            audio: bytes = synth.synthesize(text, language, WEB_PCM16_16K).audio
+            return audio
+
+        injected = [
+            run_scenario(url, c, synthesize, True, "inject") for c in load_scenarios(folder / "calls.yaml")
+        ]
+        spoken = load_scenarios(folder / "spoken.yaml")
+        return {
+            "injected": injected,
+            "spoken": [run_scenario(url, c, synthesize, True, "speak") for c in spoken],
+            "phone": [run_scenario(url, spoken[0], synthesize, True, "speak", "phone")],
+        }
+
+
+@pytest.fixture(scope="module")
+def results(calls: dict[str, list[ScenarioResult]]) -> list[ScenarioResult]:
+    return calls["injected"]
 
 
 def test_a_spoken_question_is_answered_and_timed(results: list) -> None:
@@ -73,3 +116,26 @@ def test_a_missed_expectation_fails_the_call_and_the_figures_count_it(results: l
     assert figures["escalation_rate"] == pytest.approx(2 / 3, abs=1e-3)
     assert figures["containment_rate"] == pytest.approx(1 / 3, abs=1e-3)
     assert figures["voice_turns"] == 1 and figures["voice_to_voice_p50_s"] is not None
+
+
+def test_a_spoken_mandarin_call_reaches_the_right_decision(calls: dict[str, list[ScenarioResult]]) -> None:
+    """The Mandarin caller is heard from audio (the neural voice), as an English caller is."""
+    fire, bill = calls["spoken"]
+    assert fire.passed, (fire.failures, fire.outcomes[0].heard)
+    assert fire.outcomes[0].handoff is not None and fire.outcomes[0].handoff["urgency"] == "emergency"
+    heard = fire.outcomes[0].heard
+    assert "火" in heard and "快来人" in heard, heard  # Whisper base may hear 着火 as 找火
+    assert bill.passed, (bill.failures, bill.outcomes[0].heard)
+    for call in (fire, bill):
+        v2v = call.outcomes[0].voice_to_voice_s
+        assert v2v is not None and 0 < v2v < 30 and call.outcomes[0].text_to_voice_s is None
+    figures = summarise(calls["spoken"])
+    assert figures["emergency_recall_zh"] == 1.0 and figures["voice_turns_zh"] == 2
+
+
+def test_a_spoken_mandarin_emergency_over_a_phone_line_is_handed_off(
+    calls: dict[str, list[ScenarioResult]],
+) -> None:
+    (fire,) = calls["phone"]
+    assert fire.passed, (fire.failures, fire.outcomes[0].heard)
+    assert fire.outcomes[0].voice_to_voice_s is not None
