@@ -33,6 +33,10 @@ def main(argv: list[str]) -> int:
     out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
+    # LiteRT announces its CPU delegate on stderr at every start; keep the service's log for
+    # what matters by muting stderr while the voice loads (errors come back in the reply).
+    stderr = os.dup(sys.stderr.fileno())
+    os.dup2(devnull, sys.stderr.fileno())
     try:
         kind, folder, threads = argv[0], Path(argv[1]), int(argv[2])
         from tts.neural import load_voice
@@ -42,6 +46,8 @@ def main(argv: list[str]) -> int:
     except Exception as e:
         _send(out, {"ok": False, "error": f"the {argv[0] if argv else '?'} voice did not load: {e!r}"})
         return 2
+    finally:
+        os.dup2(stderr, sys.stderr.fileno())
     _send(out, {"ok": True, "ready": True, "sample_rate": voice.sample_rate})
     for line in sys.stdin.buffer:
         if not line.strip():

@@ -149,15 +149,19 @@ class Synthesizer:
     def synthesize(self, text: str, lang: str, audio_format: AudioFormat = WEB_PCM16_22K) -> SynthesizedAudio:
         """The whole text as one piece of audio; empty text gives empty audio."""
         language = normalise_lang(lang)
+        return _encode(self._render(text, language, audio_format.sample_rate), audio_format)
+
+    def _render(self, text: str, language: Lang, rate: int | None = None) -> np.ndarray:
+        """Float samples of the whole text at ``rate`` (None: the voice's own rate)."""
         voice = self.voice(language)
+        rate = rate or voice.sample_rate
         chunks = self._chunks(text, language, voice)
         jobs = [self._submit(voice, c, language, i) for i, c in enumerate(chunks)]
         pieces = [
-            self._samples(job, voice, c, language, audio_format.sample_rate, i == len(chunks) - 1)
+            self._samples(job, voice, c, language, rate, i == len(chunks) - 1)
             for i, (job, c) in enumerate(zip(jobs, chunks, strict=True))
         ]
-        samples = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
-        return _encode(samples, audio_format)
+        return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
 
     def stream(
         self, text: str, lang: str, audio_format: AudioFormat = WEB_PCM16_22K
@@ -217,18 +221,33 @@ class Synthesizer:
         return audio
 
     def warm_prompts(self, formats: list[AudioFormat], keys: list[str] | None = None) -> int:
-        """Render fixed prompts ahead of the first call; returns how many were rendered.
-        Prompts with placeholders (queue position) are rendered when first needed."""
+        """Render fixed prompts ahead of the first call, each synthesised once and encoded in every
+        format; returns how many renderings are cached. Prompts with placeholders (queue position)
+        are rendered when first needed."""
         from tts.prompts import PROMPTS, prompt_fields
 
         count = 0
+        o = self.options
         for key in keys or list(PROMPTS):
             if prompt_fields(key):
                 continue
             for lang in self.languages():
-                for fmt in formats:
-                    self.prompt(key, lang, fmt)
-                    count += 1
+                text = render_prompt(key, lang)
+                voice = self.voice(lang)
+                keys_missing = [
+                    (fmt, CacheKey(text, lang, voice.identity, o.rate_wpm, o.volume, fmt))
+                    for fmt in formats
+                    if self.cache.get(CacheKey(text, lang, voice.identity, o.rate_wpm, o.volume, fmt)) is None
+                ]
+                if keys_missing:
+                    fallbacks = self._fallbacks
+                    samples = self._render(text, lang)
+                    if self._fallbacks != fallbacks or self.voice(lang) is not voice:
+                        continue  # a stand-in rendering is never cached under the voice's key
+                    for fmt, cache_key in keys_missing:
+                        converted = resample(samples, voice.sample_rate, fmt.sample_rate)
+                        self.cache.put(cache_key, _encode(converted, fmt))
+                count += len(formats)
         return count
 
     def voice_ids(self) -> list[str]:
