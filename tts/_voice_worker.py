@@ -7,9 +7,10 @@ says the utterance again.
     python -P -m tts._voice_worker KIND FOLDER THREADS
 
 Protocol, stdin -> stdout, as tts/_espeak_worker.py: one JSON line per request
-    {"op": "synth", "text": str}
+    {"op": "synth", "text": str}                    (or with "head_s": float, in two pieces)
 answered by {"ok": true, "n_bytes": N, "sample_rate": R} and N bytes of PCM16 LE mono, or
-{"ok": false, "error": str}. The first line, once the voice is loaded, is
+{"ok": false, "error": str}. With "head_s", two such replies: the first (about head_s seconds of
+audio, "more": true) as soon as it is ready, then the rest. The first line, once the voice is loaded, is
 {"ok": true, "n_bytes": 0, "ready": true, "sample_rate": R}, or {"ok": false, "error": ...}.
 """
 
@@ -57,13 +58,25 @@ def main(argv: list[str]) -> int:
             _send(out, {"ok": False, "error": f"unknown op {request.get('op')!r}"})
             continue
         try:
-            samples = voice.synthesize(str(request["text"]))
+            if "head_s" in request:
+                parts = voice.synthesize_split(str(request["text"]), float(request["head_s"]))
+                # The head goes out before the tail is vocoded: that is the point.
+                _send(out, {"ok": True, "sample_rate": voice.sample_rate, "more": True}, _pcm(next(parts)))
+                pieces = [next(parts)]
+            else:
+                pieces = [voice.synthesize(str(request["text"]))]
+            for samples in pieces:
+                _send(out, {"ok": True, "sample_rate": voice.sample_rate}, _pcm(samples))
         except Exception as e:
             _send(out, {"ok": False, "error": f"{type(e).__name__}: {e}"})
             return 3  # interpreter state unknown: let the parent start a fresh process
-        pcm = (samples * 32767.0).astype("<i2").tobytes()
-        _send(out, {"ok": True, "sample_rate": voice.sample_rate}, pcm)
     return 0
+
+
+def _pcm(samples: object) -> bytes:
+    import numpy as np
+
+    return bytes((np.asarray(samples, np.float32) * 32767.0).astype("<i2").tobytes())
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import queue
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,8 @@ class _Request:
     seq: int
     message: dict[str, Any] = field(compare=False)
     future: Future[bytes] | None = field(compare=False, default=None)
+    more: tuple[Future[bytes], ...] = field(compare=False, default=())
+    """Futures of the further pieces of a reply sent in parts (a neural voice's first clause)."""
 
 
 class _WorkerProcess:
@@ -92,7 +95,8 @@ class _WorkerProcess:
         self.ready = header
         return proc
 
-    def call(self, message: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    def call(self, message: dict[str, Any]) -> Iterator[tuple[dict[str, Any], bytes]]:
+        """The reply, in one piece or several (each header but the last says "more": true)."""
         proc = self.ensure_started()
         assert proc.stdin is not None
         try:
@@ -101,7 +105,11 @@ class _WorkerProcess:
         except OSError as e:
             self.stop()
             raise _WorkerDied(f"speech engine process went away: {e}") from e
-        return self._read_reply(proc, self.timeout_s)
+        while True:
+            header, payload = self._read_reply(proc, self.timeout_s)
+            yield header, payload
+            if not (header.get("ok") and header.get("more")):
+                return
 
     def _read_reply(self, proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[dict[str, Any], bytes]:
         assert proc.stdout is not None
@@ -189,16 +197,16 @@ class SupervisedEngine:
                 thread.start()
                 self._threads.append(thread)
 
-    def _put(self, message: dict[str, Any], priority: int) -> Future[bytes]:
+    def _put(self, message: dict[str, Any], priority: int, pieces: int = 1) -> list[Future[bytes]]:
         """Queue one request; lower priority values go first: streaming gives each answer's first
         chunk priority 0, so the first sentence of a new answer is not stuck behind the tail of
-        another call's long answer."""
+        another call's long answer. One future per piece of the reply."""
         self.start()
-        future: Future[bytes] = Future()
+        futures: list[Future[bytes]] = [Future() for _ in range(pieces)]
         with self._lock:
             self._counts["submitted"] += 1
-        self._queue.put(_Request(priority, next(self._seq), message, future))
-        return future
+        self._queue.put(_Request(priority, next(self._seq), message, futures[0], tuple(futures[1:])))
+        return futures
 
     def worker_pids(self) -> list[int]:
         """Process ids of the running workers (for memory figures)."""
@@ -227,19 +235,35 @@ class SupervisedEngine:
             if request.future is None:
                 return
             if not request.future.set_running_or_notify_cancel():
+                for later in request.more:
+                    later.cancel()
                 continue  # the caller stopped listening (barge-in): skip the work
+            futures = [request.future, *request.more]
             try:
-                request.future.set_result(self._call_with_retry(worker, request.message))
+                self._call_with_retry(worker, request.message, futures)
             except BaseException as e:
-                request.future.set_exception(e)
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(e)
             finally:
                 with self._lock:
                     self._counts["completed"] += 1
 
-    def _call_with_retry(self, worker: _WorkerProcess, message: dict[str, Any]) -> bytes:
+    def _call_with_retry(
+        self, worker: _WorkerProcess, message: dict[str, Any], futures: list[Future[bytes]]
+    ) -> None:
+        """Each piece of the reply to its future as soon as it arrives; a worker that dies is
+        replaced and asked again, and the pieces already delivered are not delivered twice."""
+        delivered = 0
         for attempt in (1, 2):
             try:
-                header, payload = worker.call(message)
+                for i, (header, payload) in enumerate(worker.call(message)):
+                    if not header.get("ok"):
+                        raise TtsEngineError(str(header.get("error")))
+                    if i >= delivered and i < len(futures):
+                        if not futures[i].done():  # a piece the caller dropped (barge-in) stays dropped
+                            futures[i].set_result(payload)
+                        delivered = i + 1
             except _WorkerDied as e:
                 with self._lock:
                     self._counts["restarts"] += 1
@@ -247,9 +271,9 @@ class SupervisedEngine:
                 if attempt == 2:
                     raise TtsEngineError(f"speech synthesis failed twice: {e}") from e
                 continue
-            if not header.get("ok"):
-                raise TtsEngineError(str(header.get("error")))
-            return payload
+            if delivered < len(futures):
+                raise TtsEngineError(f"the speech engine sent {delivered} of {len(futures)} pieces")
+            return
         raise AssertionError("unreachable")
 
 
@@ -261,7 +285,7 @@ class EspeakEngine(SupervisedEngine):
     def submit(self, text: str, voice: str, rate: int, volume: float, priority: int = 0) -> Future[bytes]:
         """Queue one utterance; the future gives PCM16 LE bytes at 22,050 Hz."""
         message = {"op": "synth", "text": text, "voice": voice, "rate": rate, "volume": volume}
-        return self._put(message, priority)
+        return self._put(message, priority)[0]
 
     def synthesize(self, text: str, voice: str, rate: int, volume: float) -> np.ndarray:
         """Blocking: int16 samples at 22,050 Hz."""
@@ -269,7 +293,7 @@ class EspeakEngine(SupervisedEngine):
 
     def voices(self) -> list[dict[str, Any]]:
         """The voices espeak-ng offers, as pyttsx3 lists them: {'id', 'name', 'languages'}."""
-        return list(json.loads(self._put({"op": "voices"}, -1).result()))
+        return list(json.loads(self._put({"op": "voices"}, -1)[0].result()))
 
 
 class NeuralEngine(SupervisedEngine):
@@ -292,4 +316,13 @@ class NeuralEngine(SupervisedEngine):
 
     def submit(self, text: str, priority: int = 0) -> Future[bytes]:
         """Queue one utterance; the future gives PCM16 LE bytes at ``sample_rate``."""
-        return self._put({"op": "synth", "text": text}, priority)
+        return self._put({"op": "synth", "text": text}, priority)[0]
+
+    def submit_split(
+        self, text: str, head_s: float, priority: int = 0
+    ) -> tuple[Future[bytes], Future[bytes]]:
+        """Like ``submit``, in two pieces: about the first ``head_s`` seconds as soon as they are
+        ready, then the rest (the same samples as one piece). For the first clause of an answer:
+        the caller hears it sooner."""
+        head, tail = self._put({"op": "synth", "text": text, "head_s": head_s}, priority, pieces=2)
+        return head, tail

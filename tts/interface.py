@@ -234,3 +234,6 @@ class AudioChunk:
     text: str
     """What this chunk says, after cleaning (for captions and the call transcript)."""
     is_last: bool
+    part: int = 0
+    """0, or 1 for the rest of a chunk whose start came first (a neural voice sends the start of an
+    answer's first clause as soon as it is ready); both parts carry the chunk's index and text."""

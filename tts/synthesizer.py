@@ -20,9 +20,11 @@ import threading
 from collections import deque
 from collections.abc import Generator
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import soxr
 
 from pipeline.codec import encode_frame, pcm16_bytes_to_float, resample
 from tts.cache import CacheKey, PromptCache
@@ -158,7 +160,7 @@ class Synthesizer:
         chunks = self._chunks(text, language, voice)
         jobs = [self._submit(voice, c, language, i) for i, c in enumerate(chunks)]
         pieces = [
-            self._samples(job, voice, c, language, rate, i == len(chunks) - 1)
+            self._samples(job, voice, c, language, rate, i == len(chunks) - 1)[0]
             for i, (job, c) in enumerate(zip(jobs, chunks, strict=True))
         ]
         return np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.float32)
@@ -168,34 +170,40 @@ class Synthesizer:
     ) -> Generator[AudioChunk, None, None]:
         """Sentence by sentence (clause by clause for a neural voice): the first chunk is yielded
         as soon as it is synthesised while up to ``options.lookahead`` later ones are synthesised
-        behind it. Closing the generator early (the caller talked over the bot) cancels the chunks
+        behind it; a neural voice sends the start of the first clause ahead of its rest (two
+        parts). Closing the generator early (the caller talked over the bot) cancels the chunks
         not yet started."""
         language = normalise_lang(lang)
         voice = self.voice(language)
         chunks = self._chunks(text, language, voice)
-        pending: deque[tuple[Voice, Future[bytes]]] = deque()
+        rate = audio_format.sample_rate
+        pending: deque[_Job] = deque()
         next_index = 0
         try:
             for index, chunk in enumerate(chunks):
                 while next_index < len(chunks) and next_index <= index + self.options.lookahead:
-                    pending.append(self._submit(voice, chunks[next_index], language, next_index))
+                    split = next_index == 0
+                    pending.append(self._submit(voice, chunks[next_index], language, next_index, split))
                     next_index += 1
                 job = pending.popleft()
                 last = index == len(chunks) - 1
-                samples = self._samples(job, voice, chunk, language, audio_format.sample_rate, last)
-                audio = _encode(samples, audio_format)
-                yield AudioChunk(
-                    audio=audio.audio,
-                    sample_rate=audio.sample_rate,
-                    encoding=audio.encoding,
-                    duration_s=audio.duration_s,
-                    index=index,
-                    text=chunk,
-                    is_last=last,
-                )
+                for part, (samples, final) in enumerate(self._parts(job, voice, chunk, language, rate, last)):
+                    audio = _encode(samples, audio_format)
+                    yield AudioChunk(
+                        audio=audio.audio,
+                        sample_rate=audio.sample_rate,
+                        encoding=audio.encoding,
+                        duration_s=audio.duration_s,
+                        index=index,
+                        text=chunk,
+                        is_last=last and final,
+                        part=part,
+                    )
         finally:
-            for _, future in pending:
-                future.cancel()
+            for job in pending:
+                job.future.cancel()
+                if job.tail is not None:
+                    job.tail.cancel()
 
     def prompt(
         self, key: str, lang: str, audio_format: AudioFormat = WEB_PCM16_22K, **values: Any
@@ -258,33 +266,80 @@ class Synthesizer:
         limit = self.options.max_chunk_chars.get(lang, 60)
         return chunk_text(text or "", lang, limit, clauses=voice.clause_chunks)
 
-    def _submit(self, voice: Voice, chunk: str, lang: Lang, priority: int) -> tuple[Voice, Future[bytes]]:
+    def _submit(self, voice: Voice, chunk: str, lang: Lang, priority: int, split: bool = False) -> _Job:
         try:
-            return voice, voice.submit(chunk, priority)
+            if split:
+                pieces = voice.submit_split(chunk, priority)
+                if pieces is not None:
+                    return _Job(voice, pieces[0], pieces[1])
+            return _Job(voice, voice.submit(chunk, priority))
         except TtsEngineError as e:  # a neural worker that cannot start
             if voice.info.engine == "espeak":
                 raise
             espeak = self._fall_back(lang, voice, f"it did not start: {e}")
-            return espeak, espeak.submit(chunk, priority)
+            return _Job(espeak, espeak.submit(chunk, priority))
+
+    def _parts(
+        self, job: _Job, current: Voice, chunk: str, lang: Lang, rate: int, last: bool
+    ) -> Generator[tuple[np.ndarray, bool], None, None]:
+        """A streamed chunk's audio, with whether it is the chunk's final part: in one part, or in
+        two when its start was sent ahead (the start is yielded before the rest is waited for)."""
+        if job.tail is None:
+            yield self._samples(job, current, chunk, lang, rate, last)[0], True
+            return
+        try:
+            head = pcm16_bytes_to_float(job.future.result())
+        except TtsEngineError:
+            job.tail.cancel()
+            yield self._samples(job, current, chunk, lang, rate, last)[0], True  # espeak-ng says it all
+            return
+        # One resampler across both parts: the same samples as the chunk resampled whole.
+        stream = soxr.ResampleStream(job.voice.sample_rate, rate, 1, dtype="float32", quality="HQ")
+        yield np.asarray(stream.resample_chunk(head, last=False), np.float32), False
+        try:
+            tail = np.asarray(
+                stream.resample_chunk(pcm16_bytes_to_float(job.tail.result()), last=True), np.float32
+            )
+        except TtsEngineError as e:
+            self._fallbacks += 1
+            log.warning("TTS %s: the %s voice failed on the rest of %r (%s); espeak-ng says it", lang,
+                        job.voice.info.engine, chunk, e)  # fmt: skip
+            tail = self._samples(_Job(self._espeak(lang), self._espeak(lang).submit(chunk, 0)), current,
+                                 chunk, lang, rate, True)[0]  # fmt: skip
+        if not last and current.pause_s > 0:
+            tail = np.concatenate([tail, np.zeros(int(current.pause_s * rate), np.float32)])
+        yield tail, True
 
     def _samples(
-        self, job: tuple[Voice, Future[bytes]], current: Voice, chunk: str, lang: Lang, rate: int, last: bool
-    ) -> np.ndarray:
-        voice, future = job
+        self, job: _Job, current: Voice, chunk: str, lang: Lang, rate: int, last: bool
+    ) -> tuple[np.ndarray, bool]:
+        """The job's samples at ``rate`` (with the voice's pause after it unless ``last``), and
+        whether espeak-ng had to say the chunk instead."""
+        voice, fell_back = job.voice, False
         try:
-            samples = pcm16_bytes_to_float(future.result())
+            samples = pcm16_bytes_to_float(job.future.result())
         except TtsEngineError as e:
             if voice.info.engine == "espeak":
                 raise
             self._fallbacks += 1
             log.warning("TTS %s: the %s voice failed on %r (%s); espeak-ng says it", lang,
                         voice.info.engine, chunk, e)  # fmt: skip
-            voice = self._espeak(lang)
+            voice, fell_back = self._espeak(lang), True
             samples = pcm16_bytes_to_float(voice.submit(chunk, 0).result())
         out = resample(samples, voice.sample_rate, rate)
         if not last and current.pause_s > 0:
             out = np.concatenate([out, np.zeros(int(current.pause_s * rate), np.float32)])
-        return out
+        return out, fell_back
+
+
+@dataclass
+class _Job:
+    """A chunk on its way: the voice asked, the future of its audio (of its start, when the rest
+    comes as ``tail``)."""
+
+    voice: Voice
+    future: Future[bytes]
+    tail: Future[bytes] | None = None
 
 
 def _encode(samples: np.ndarray, audio_format: AudioFormat) -> SynthesizedAudio:
