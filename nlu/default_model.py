@@ -24,6 +24,7 @@ _INPUTS = [
     HERE / "taxonomy.yaml",
     HERE / "rules.yaml",
     HERE / "emergency_bank.yaml",
+    HERE / "emergency_bank_extra.jsonl",
     HERE / "train.py",
     HERE / "heads.py",
     HERE / "embeddings.py",

@@ -133,7 +133,10 @@ class EmergencyRules:
                         h.start <= i < h.start + len(h.phrase) or i <= h.start < i + len(phrase) for h in hits
                     ):
                         hits.append(RuleHit(kind, text[i : i + len(phrase)], i, f"{kind}: {phrase}"))
-        said_safe = next((p for lang in ("zh", "en") for p in self.reassurance[lang] if p in low), None)
+        said_safe = next(
+            (p for lang in ("zh", "en") for p in self.reassurance[lang] if p in low and _UNHURT.search(p)),
+            None,
+        )
         if said_safe is not None:
             hits = [
                 RuleHit(h.rule, h.phrase, h.start, f"reassurance: {said_safe}")
@@ -243,6 +246,10 @@ class EmergencyRules:
 
 
 _PLAIN = Rule("", "", {})
+_UNHURT = re.compile(
+    r"hurt|injur|fine|serious|got (straight|back) up|stopped bleeding|受伤|没事|严重|好得很|爬起来|止住"
+)
+"""The reassurances that say nobody is hurt: only these cancel the injury-only categories."""
 
 
 def live_hits(hits: list[RuleHit]) -> list[RuleHit]:

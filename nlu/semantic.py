@@ -28,6 +28,10 @@ from models.encoders import SentenceEncoder
 from nlu.embeddings import encode_texts
 
 DEFAULT_BANK = Path(__file__).resolve().parent / "emergency_bank.yaml"
+EXTRA_BANK = Path(__file__).resolve().parent / "emergency_bank_extra.jsonl"
+"""More labelled lines (JSONL: text, lang, emergency, category, service), read beside the YAML when
+present: the first independent dev set, moved into training once its lessons were taken (the
+second dev set, eval/data/emergency_dev2, is what tuning is checked on)."""
 SEED_DIR = Path(__file__).resolve().parent / "data"
 
 
@@ -62,8 +66,11 @@ class SemanticMatch:
         )
 
 
-def load_bank(path: Path | None = None) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
-    """([(text, lang, category)], [(text, lang)]) from the bank YAML."""
+def load_bank(
+    path: Path | None = None, extra: Path | None = None
+) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """([(text, lang, category)], [(text, lang)]) from the bank YAML and, when given and present,
+    a JSONL file of more labelled lines."""
     path = Path(path) if path else DEFAULT_BANK
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -80,6 +87,15 @@ def load_bank(path: Path | None = None) -> tuple[list[tuple[str, str, str]], lis
         for lang in ("en", "zh")
         for t in (data.get("contrast") or {}).get(lang) or []
     ]
+    if extra is not None and Path(extra).is_file():
+        for line in Path(extra).read_text(encoding="utf-8").splitlines():
+            if line.strip():
+                row = json.loads(line)
+                text = " ".join(str(row["text"]).split())
+                if row.get("emergency"):
+                    positives.append((text, str(row.get("lang") or ""), str(row.get("category") or "other")))
+                else:
+                    contrast.append((text, str(row.get("lang") or "")))
     if not positives:
         raise ValueError(f"emergency bank {path} has no emergency examples")
     return positives, contrast
@@ -136,7 +152,7 @@ class EmergencyBank:
     ) -> EmergencyBank:
         """The bank's own examples, plus the seed data's rows (emergencies, with the category
         ``categorise`` gives them, and the rest as contrast) unless ``with_seed`` is False."""
-        positives, contrast = load_bank(bank_path)
+        positives, contrast = load_bank(bank_path, EXTRA_BANK if bank_path in (None, DEFAULT_BANK) else None)
         texts = [t for t, _, _ in positives]
         cats = [c for _, _, c in positives]
         neg = [t for t, _ in contrast]

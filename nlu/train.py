@@ -99,9 +99,9 @@ def load_jsonl(paths: list[Path] | Path) -> list[dict]:
 
 def bank_rows(path: Path) -> list[dict]:
     """Urgency-only training rows from an emergency bank YAML (no topic label, no request type)."""
-    from nlu.semantic import load_bank
+    from nlu.semantic import DEFAULT_BANK, EXTRA_BANK, load_bank
 
-    positives, contrast = load_bank(path)
+    positives, contrast = load_bank(path, EXTRA_BANK if Path(path) == DEFAULT_BANK else None)
     return [{"text": t, "lang": lang, "urgency": "emergency"} for t, lang, _ in positives] + [
         {"text": t, "lang": lang, "urgency": "routine"} for t, lang in contrast
     ]
