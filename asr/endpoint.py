@@ -53,12 +53,17 @@ class Endpointer:
         self.start_frames = max(1, start_frames)
         self.speculative_frames = max(1, round(speculative_s / frame_s))
         self.end_frames = max(self.speculative_frames, round(end_s / frame_s))
+        self.default_end_frames = self.end_frames
         self._state = _State.SILENCE
         self._frame = 0
         self._run = 0
         self._run_start = 0
         self._speech_end = 0
         self._paused = False
+
+    def set_end_s(self, end_s: float) -> None:
+        """The silence that ends the current utterance (back to the configured one at the next)."""
+        self.end_frames = max(self.speculative_frames, round(end_s / self.frame_s))
 
     @property
     def in_utterance(self) -> bool:
@@ -119,4 +124,5 @@ class Endpointer:
         self._state = _State.SPEECH
         self._speech_end = index + 1
         self._run = 0
+        self.end_frames = self.default_end_frames  # a new (or resumed) stretch of speech
         return EndpointEvent(kind, self._run_start * self.frame_s)

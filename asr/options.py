@@ -43,6 +43,9 @@ class AsrOptions:
       vad_neg_threshold: probability below which a frame is silence (hysteresis between the two).
       speech_start_ms: speech needed before SpeechStarted is emitted (filters clicks).
       end_of_speech_ms: silence after speech that ends an utterance in streaming.
+      adaptive_end: end a turn sooner when the speculative decode reads as a complete request
+        (``end_of_speech_complete_ms``) and later when it stops on a digit or an unfinished phrase
+        (``end_of_speech_incomplete_ms``: callers dictating numbers are not cut off); asr/turn_end.py.
       speculative_ms: silence after which the final decode starts speculatively; kept (and emitted
         once end_of_speech_ms is reached) unless speech resumes first.
       pre_speech_ms: audio kept before the VAD onset, so first syllables are not clipped.
@@ -70,6 +73,9 @@ class AsrOptions:
     vad_neg_threshold: float = 0.35
     speech_start_ms: int = 64
     end_of_speech_ms: int = 600
+    adaptive_end: bool = True
+    end_of_speech_complete_ms: int = 350
+    end_of_speech_incomplete_ms: int = 1100
     speculative_ms: int = 192
     pre_speech_ms: int = 400
     post_speech_ms: int = 160
@@ -87,6 +93,12 @@ class AsrOptions:
             raise ValueError("need 0 < vad_neg_threshold <= vad_threshold < 1")
         if self.speculative_ms > self.end_of_speech_ms:
             raise ValueError("speculative_ms must not exceed end_of_speech_ms")
+        if self.adaptive_end and not (
+            self.speculative_ms <= self.end_of_speech_complete_ms <= self.end_of_speech_incomplete_ms
+        ):
+            raise ValueError(
+                "need speculative_ms <= end_of_speech_complete_ms <= end_of_speech_incomplete_ms"
+            )
         if self.post_speech_ms > self.speculative_ms:
             raise ValueError(
                 "post_speech_ms must not exceed speculative_ms (the speculative decode "
@@ -103,6 +115,7 @@ class AsrOptions:
         end_of_speech_ms: int,
         vad_threshold: float,
         allowed_languages: list[str] | tuple[str, ...] = ("zh", "en"),
+        adaptive_end: bool = True,
     ) -> AsrOptions:
         """Build options from plain configuration values (what Settings holds)."""
         speculative = min(cls.speculative_ms, end_of_speech_ms)
@@ -112,10 +125,13 @@ class AsrOptions:
             beam_size=beam_size,
             vocabulary=tuple(v.strip() for v in vocabulary if v.strip()),
             end_of_speech_ms=end_of_speech_ms,
+            end_of_speech_complete_ms=max(speculative, min(cls.end_of_speech_complete_ms, end_of_speech_ms)),
+            end_of_speech_incomplete_ms=max(cls.end_of_speech_incomplete_ms, end_of_speech_ms),
             speculative_ms=speculative,
             post_speech_ms=min(cls.post_speech_ms, speculative),
             vad_threshold=vad_threshold,
             vad_neg_threshold=min(cls.vad_neg_threshold, vad_threshold),
+            adaptive_end=adaptive_end,
         )
 
 
@@ -128,4 +144,5 @@ def options_from_settings(settings: Settings) -> AsrOptions:
         end_of_speech_ms=settings.asr_end_of_speech_ms,
         vad_threshold=settings.asr_vad_threshold,
         allowed_languages=settings.asr_allowed_languages,
+        adaptive_end=settings.asr_adaptive_end,
     )

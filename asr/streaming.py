@@ -23,6 +23,7 @@ from asr.endpoint import Endpointer, EndpointEvent
 from asr.options import AsrOptions
 from asr.scheduler import DecodeScheduler, Kind
 from asr.text import join_units, split_units
+from asr.turn_end import end_of_speech_s, judge
 from asr.vad import FRAME, StreamingVad
 from pipeline.codec import AudioFormatError, decode_frame
 from pipeline.events import (
@@ -92,6 +93,8 @@ class StreamingTranscriber:
         self._partial_language: str | None = None
         self._last_partial_text = ""
         self._speculative: tuple[float, Future[Hypothesis]] | None = None
+        self._judged = False
+        """Whether the speculative hypothesis has set this pause's end-of-speech silence yet."""
         self._finished = False
         self._frames = 0  # VAD frames seen; frame i covers 16 kHz samples [i * FRAME, (i + 1) * FRAME)
         recent = int(_SPLIT_SEARCH_S * SAMPLE_RATE / FRAME)
@@ -151,6 +154,7 @@ class StreamingTranscriber:
         new = self._buf[self._vad_pos - self._buf_start : end - self._buf_start]
         self._vad_pos = end
         for prob in self._vad.push(new):
+            self._judge_pause()
             self._recent_probs.append((self._frames, prob))
             self._frames += 1
             event = self._endpointer.update(prob)
@@ -161,6 +165,27 @@ class StreamingTranscriber:
             events += self._maybe_partial()
         self._trim()
         return events
+
+    def _judge_pause(self) -> None:
+        """Once the speculative decode of a pause is ready, let its words set how long this pause
+        must last to end the turn (asr/turn_end.py)."""
+        o = self.options
+        if not o.adaptive_end or self._judged or self._speculative is None:
+            return
+        future = self._speculative[1]
+        if not future.done() or future.cancelled() or future.exception() is not None:
+            return
+        hyp = future.result()
+        verdict = judge(hyp.text, hyp.language)
+        self._endpointer.set_end_s(
+            end_of_speech_s(
+                verdict,
+                o.end_of_speech_ms / 1000,
+                o.end_of_speech_complete_ms / 1000,
+                o.end_of_speech_incomplete_ms / 1000,
+            )
+        )
+        self._judged = True
 
     def _on_endpoint(self, event: EndpointEvent) -> list[AsrEvent]:
         o = self.options
@@ -180,6 +205,8 @@ class StreamingTranscriber:
             # Decode now what the final would decode; audio up to end + post_speech_ms is here.
             # With a scheduler this does not block: voice activity goes on while it decodes.
             self._speculative = (event.t_s, self._submit_final(event.t_s, "speculative"))
+            self._judged = False
+            self._judge_pause()  # decoded in this thread: judge at once
             return []
         if event.kind == "resume":
             if self._speculative is not None:

@@ -149,6 +149,11 @@ class Settings(BaseSettings):
         10.0, gt=0, description="Caller silence after which the bot asks 'are you still there?', then ends."
     )
 
+    asr_adaptive_end: bool = Field(
+        True,
+        description="End a turn after 350 ms of silence when the words so far are a complete request, "
+        "after 1.1 s when they stop on a digit or an unfinished phrase (asr/turn_end.py).",
+    )
     asr_max_batch: int = Field(
         8, ge=1, description="Most end-of-utterance decodes of different calls run as one batch (GPU: more)."
     )
