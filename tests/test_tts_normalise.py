@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tts.numbers import en_cardinal, en_ordinal, zh_cardinal
+from tts.prompts import render_prompt
 from tts.text import chunk_text, normalise
 
 ZH_CASES = [
@@ -86,10 +87,12 @@ def test_english_hotline_text_is_said_as_an_agent_would(text: str, said: str) ->
 
 def test_numbers_read_back_for_confirmation_are_grouped_with_pauses() -> None:
     """The bot confirms a caller's number: each group of digits is its own breath."""
-    zh = chunk_text("您的电话是13812345678，对吗？", "zh", 30, clauses=True)
-    assert zh == ["您的电话是幺三八 幺二三四 五六七八，", "对吗？"]
-    en = chunk_text("Your number is 13812345678. Is that right?", "en", 90)
-    assert en[0] == "Your number is one three eight, one two three four, five six seven eight."
+    zh = chunk_text(render_prompt("confirm_phone", "zh", number="13812345678"), "zh", 30, clauses=True)
+    assert zh == ["您的电话号码是幺三八 幺二三四 五六七八，", "对吗？"]
+    en = chunk_text(render_prompt("confirm_phone", "en", number="13812345678"), "en", 90)
+    assert en[0] == "Your phone number is one three eight, one two three four, five six seven eight."
+    landline = chunk_text(render_prompt("confirm_phone", "zh", number="010-87654321"), "zh", 30, clauses=True)
+    assert landline[0] == "您的电话号码是零幺零 八七六五 四三二幺，"
 
 
 @pytest.mark.parametrize(

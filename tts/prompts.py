@@ -1,7 +1,7 @@
 """The fixed things the bot says, in Mandarin and English.
 
-Written to be spoken by espeak-ng: short sentences, no abbreviations, numbers that read well
-(five or more digits are read one by one, so "12345" is said as a hotline number). The call
+Written to be spoken: short sentences; numbers are left as digits, for tts/normalise_*.py reads
+them as a hotline agent would ("12345" as 幺二三四五, a phone number in groups of digits). The call
 pipeline asks for them by key through ``Synthesizer.prompt``, which caches the audio.
 """
 
@@ -76,6 +76,11 @@ PROMPTS: Final[dict[str, dict[Lang, str]]] = {
     "anything_else": {
         "zh": "请问还有什么可以帮您的吗？",
         "en": "Is there anything else I can help you with?",
+    },
+    "confirm_phone": {
+        # The number as the caller gave it: the normaliser reads it back digit by digit, in groups.
+        "zh": "您的电话号码是{number}，对吗？",
+        "en": "Your phone number is {number}. Is that right?",
     },
 }
 
