@@ -14,7 +14,6 @@ import threading
 
 from pipeline import metrics
 
-
 CALLS_PER_CORE = 2
 """Measured with `triage bench e2e --capacity 16` on the 2-core machine (2026-11-30): 4 callers
 finishing together got voice-to-voice p95 0.70 s, 8 got 1.56 s. Two per core keeps every admitted
