@@ -200,9 +200,14 @@ class EmergencyBank:
         return self.match_many(np.asarray(vector, np.float32)[None, :])[0]
 
     def match_many(self, x: np.ndarray) -> list[SemanticMatch]:
+        from threadpoolctl import threadpool_limits
+
         k = self.options.k
-        pos = x @ self.vectors.T
-        neg = x @ self.contrast_vectors.T
+        # One BLAS thread: a multi-threaded matmul leaves OpenBLAS threads spinning, and the
+        # sentence encoder's own threads (e5's C engine) then run at a fraction of their speed.
+        with threadpool_limits(limits=1, user_api="blas"):
+            pos = x @ self.vectors.T
+            neg = x @ self.contrast_vectors.T
         margins = _topk_mean(pos, k) - _topk_mean(neg, k)
         out = []
         for i in range(x.shape[0]):
