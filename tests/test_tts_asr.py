@@ -14,6 +14,7 @@ import pytest
 from asr.batch import BatchTranscriber
 from asr.options import AsrOptions
 from eval.metrics import char_errors, corpus, word_errors
+from eval.tts_bench import ISSUE_SENTENCES
 from models.whisper import load_whisper
 from pipeline.codec import resample
 from tts import TELEPHONE_MULAW, WEB_PCM16_16K, Synthesizer, TtsOptions, render_prompt
@@ -73,12 +74,7 @@ def test_a_streamed_answer_transcribes_like_the_whole(
 
 
 MANDARIN = [
-    "您好，这里是12345市民服务热线，请问有什么可以帮您？",
-    "我家停水了，请问什么时候恢复供水？",
-    "请您说出您的详细地址，包括区、街道和门牌号。",
-    "正在为您转接人工服务，请稍候。",
-    "您反映的问题我们已经记录，工单编号是三二五六一八。",
-    "供暖费可以通过微信、支付宝或者营业厅缴纳。",
+    *ISSUE_SENTENCES["zh"],
     render_prompt("emergency", "zh"),
     render_prompt("no_agent_callback", "zh"),
 ]

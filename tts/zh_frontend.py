@@ -17,13 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-# How Mandarin speakers say Latin letter names, in characters the voice can read.
-LETTER_NAMES = {
-    "A": "诶", "B": "比", "C": "西", "D": "迪", "E": "伊", "F": "艾弗", "G": "吉", "H": "艾尺",
-    "I": "艾", "J": "杰", "K": "开", "L": "艾勒", "M": "艾姆", "N": "恩", "O": "欧", "P": "批",
-    "Q": "丘", "R": "阿尔", "S": "艾斯", "T": "踢", "U": "优", "V": "维", "W": "达不溜", "X": "艾克斯",
-    "Y": "歪", "Z": "贼",
-}  # fmt: skip
+from tts.normalise_zh import LETTER_NAMES
+
 _DIGITS = dict(zip("0123456789", "零幺二三四五六七八九", strict=True))
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _PAUSE = re.compile(r"[，,、。．.！!？?；;：:…—\-\s]+")
