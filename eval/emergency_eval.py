@@ -9,7 +9,6 @@ A folder stands for every ``*.jsonl`` in it.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,35 +78,24 @@ def _truth(row: dict[str, Any], default: bool | None, where: str) -> bool:
 
 
 def load_items(paths: list[Path]) -> list[EmergencyItem]:
-    files: list[Path] = []
-    for p in paths:
-        p = Path(p)
-        files += sorted(p.glob("*.jsonl")) if p.is_dir() else [p]
+    from nlu.train import iter_jsonl
+
     items = []
-    for f in files:
+    for f, n, row in iter_jsonl(list(paths)):
         default = (
             True if f.name.startswith("positives") else False if f.name.startswith("negatives") else None
         )
-        for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise ValueError(f"{f}:{n}: not JSON ({e})") from e
-            if not str(row.get("text", "")).strip():
-                raise ValueError(f"{f}:{n}: no text")
-            items.append(
-                EmergencyItem(
-                    str(row["text"]),
-                    str(row.get("lang") or ""),
-                    _truth(row, default, f"{f}:{n}"),
-                    str(row.get("category") or ""),
-                    str(row.get("service") or ""),
-                    str(row.get("variant") or ""),
-                    f.name,
-                )
+        items.append(
+            EmergencyItem(
+                str(row["text"]),
+                str(row.get("lang") or ""),
+                _truth(row, default, f"{f}:{n}"),
+                str(row.get("category") or ""),
+                str(row.get("service") or ""),
+                str(row.get("variant") or ""),
+                f.name,
             )
+        )
     if not items:
         raise ValueError(f"no rows in {', '.join(str(p) for p in paths)}")
     return items

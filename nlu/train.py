@@ -13,6 +13,7 @@ import json
 import random
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -77,13 +78,12 @@ class TrainReport:
     val_label_accuracy: float | None
 
 
-def load_jsonl(paths: list[Path] | Path) -> list[dict]:
-    """Read JSONL rows; errors name the file and line so a hotline can fix its own data."""
-    rows: list[dict] = []
+def iter_jsonl(paths: list[Path] | Path) -> Iterator[tuple[Path, int, dict]]:
+    """(file, line number, row) for every non-blank line of JSONL files (a folder stands for its
+    *.jsonl); errors name the file and line so a hotline can fix its own data."""
     for path in [paths] if isinstance(paths, Path) else paths:
         path = Path(path)
-        files = sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
-        for f in files:
+        for f in sorted(path.glob("*.jsonl")) if path.is_dir() else [path]:
             for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
                 if not line.strip():
                     continue
@@ -91,9 +91,18 @@ def load_jsonl(paths: list[Path] | Path) -> list[dict]:
                     row = json.loads(line)
                 except json.JSONDecodeError as e:
                     raise ValueError(f"{f}:{n}: not valid JSON ({e})") from e
-                if not str(row.get("text", "")).strip() or not (row.get("label") or row.get("urgency")):
-                    raise ValueError(f"{f}:{n}: each row needs 'text' and a 'label' or an 'urgency'")
-                rows.append(row)
+                if not str(row.get("text", "")).strip():
+                    raise ValueError(f"{f}:{n}: the row has no 'text'")
+                yield f, n, row
+
+
+def load_jsonl(paths: list[Path] | Path) -> list[dict]:
+    """Labelled training rows: each needs 'text' and a 'label' or an 'urgency'."""
+    rows: list[dict] = []
+    for f, n, row in iter_jsonl(paths):
+        if not (row.get("label") or row.get("urgency")):
+            raise ValueError(f"{f}:{n}: each row needs 'text' and a 'label' or an 'urgency'")
+        rows.append(row)
     return rows
 
 
