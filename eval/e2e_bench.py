@@ -96,27 +96,43 @@ def _speak(runtime: Any, texts: list[str]) -> list[Clip]:
     return [Clip(t, _trim(synth.synthesize(t, "en", WEB_PCM16_16K).audio)) for t in texts]
 
 
+@contextmanager
+def line_kept_open(call: CallClient) -> Iterator[None]:
+    """Silence streamed in real time while the caller waits, as a phone line does."""
+    done = threading.Event()
+
+    def pad() -> None:
+        while not done.is_set():
+            call.send_silence(0.02)
+            time.sleep(0.02)
+
+    padder = threading.Thread(target=pad, daemon=True)
+    padder.start()
+    try:
+        yield
+    finally:
+        done.set()
+        padder.join()
+
+
+def first_bot_audio(call: CallClient, end: float, decided: tuple[str, ...] = ("decision",)) -> float | None:
+    """When the first bot audio after ``end`` arrived (None if none within 30 s of the decision)."""
+    call.wait_for(lambda e: e["type"] in decided, timeout=60)
+    deadline = time.monotonic() + 30
+    while not call.audio_after(end) and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return next((r.at for r in call.received if r.audio and r.at >= end), None)
+
+
 def voice_to_voice(url: str, clip: Clip) -> float:
     call = CallClient(url + "/v1/calls/stream")
     try:
         call.send_audio(clip.pcm, realtime=True)
         end = time.monotonic()
-        done = threading.Event()
-
-        def pad() -> None:  # keep the line open with silence, as a phone line does
-            while not done.is_set():
-                call.send_silence(0.02)
-                time.sleep(0.02)
-
-        padder = threading.Thread(target=pad, daemon=True)
-        padder.start()
-        call.wait_for(lambda e: e["type"] == "decision", timeout=60)
-        deadline = time.monotonic() + 30
-        while not call.audio_after(end) and time.monotonic() < deadline:
-            time.sleep(0.005)
-        first = next(r.at for r in call.received if r.audio and r.at >= end)
-        done.set()
-        padder.join()
+        with line_kept_open(call):
+            first = first_bot_audio(call, end)
+        if first is None:
+            raise TimeoutError("no bot audio after the caller's question")
         return first - end
     finally:
         call.hangup()

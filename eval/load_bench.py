@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from eval.call_client import CallClient
+from eval.e2e_bench import first_bot_audio, line_kept_open
 
 LEVELS = (1, 2, 4, 8, 12, 16)
 
@@ -44,24 +45,8 @@ def one_call(url: str, pcm: bytes, still_there: tuple[str, ...], barrier: thread
         started = time.monotonic()
         call.send_audio(pcm, realtime=True)
         end = time.monotonic()
-        done = threading.Event()
-
-        def pad() -> None:  # the line stays open with silence, as a phone line does
-            while not done.is_set():
-                call.send_silence(0.02)
-                time.sleep(0.02)
-
-        padder = threading.Thread(target=pad, daemon=True)
-        padder.start()
-        try:
-            call.wait_for(lambda e: e["type"] in ("decision", "handoff"), timeout=60)
-            deadline = time.monotonic() + 30
-            while not call.audio_after(end) and time.monotonic() < deadline:
-                time.sleep(0.005)
-            first = next((r.at for r in call.received if r.audio and r.at >= end), None)
-        finally:
-            done.set()
-            padder.join()
+        with line_kept_open(call):
+            first = first_bot_audio(call, end, ("decision", "handoff"))
         partial = next((r.at for r in call.received if r.event and r.event["type"] == "partial"), None)
         prompts = sum(1 for e in call.events("bot_text") if e["text"] in still_there)
         return CallResult(
