@@ -10,34 +10,19 @@ from pathlib import Path
 import httpx
 import pytest
 import soundfile as sf
+from live_runtime import live_runtime
 
 from api.server_thread import running_server
 from eval.call_client import CallClient
 from pipeline.runtime import Runtime
-from pipeline.settings import Settings
 from serve import create_app
 from tts.interface import WEB_PCM16_16K
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[Runtime]:
-    data = tmp_path_factory.mktemp("e2e")
-    built = Settings().resolved_nlu_model_dir()
-    if not (built / "manifest.json").exists() and not any(built.glob("*.onnx")):
-        pytest.fail(f"the default classifier is not built at {built}: run scripts/build-artefacts.sh")
-    settings = Settings(
-        data_dir=data,
-        cache_dir=model_cache_dir,
-        nlu_model_dir=built.resolve(),
-        kb_index_dir=(REPO / "var" / "kb-index").resolve(),
-        silence_timeout_s=60,
-    )
-    rt = Runtime.start(settings)
-    assert rt.session_services is not None, rt.calls_error
-    yield rt
-    rt.close()
+    with live_runtime(tmp_path_factory.mktemp("e2e"), model_cache_dir) as rt:
+        yield rt
 
 
 @pytest.fixture(scope="module")

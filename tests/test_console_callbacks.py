@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from chromium import shot, sign_in, wait_for
+from live_runtime import live_runtime
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -17,30 +18,16 @@ from api.server_thread import running_server
 from eval.call_client import CallClient
 from pipeline.callbacks import Callbacks
 from pipeline.runtime import Runtime
-from pipeline.settings import Settings
 from serve import create_app
 from tts.interface import WEB_PCM16_16K
 
-REPO = Path(__file__).resolve().parent.parent
 SAID = "There is a strong smell of gas and my neighbour has fainted. The address is 12 Riverside Road."
 
 
 @pytest.fixture(scope="module")
 def runtime(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[Runtime]:
-    built = Settings().resolved_nlu_model_dir()
-    if not (built / "manifest.json").exists() and not any(built.glob("*.onnx")):
-        pytest.fail(f"the default classifier is not built at {built}: run scripts/build-artefacts.sh")
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("callback-console"),
-        cache_dir=model_cache_dir,
-        nlu_model_dir=built.resolve(),
-        kb_index_dir=(REPO / "var" / "kb-index").resolve(),
-        silence_timeout_s=60,
-    )
-    rt = Runtime.start(settings)
-    assert rt.session_services is not None, rt.calls_error
-    yield rt
-    rt.close()
+    with live_runtime(tmp_path_factory.mktemp("callback-console"), model_cache_dir) as rt:
+        yield rt
 
 
 @pytest.fixture(scope="module")
