@@ -48,8 +48,6 @@ class Decoder(Protocol):
 class SchedulerOptions:
     max_batch: int = 8
     """Most finals decoded in one batch (CPU: 8 measured best; a GPU takes more)."""
-    max_queue: int = 64
-    """Finals waiting beyond this are still served, but the scheduler reports itself saturated."""
 
 
 @dataclass(order=True)
@@ -113,15 +111,6 @@ class DecodeScheduler:
     def decode(self, audio: np.ndarray, kind: Kind = "final", **kwargs: Any) -> Any:
         """Submit and wait: the synchronous form a call's recogniser thread uses."""
         return self.submit(kind, audio, **kwargs).result()
-
-    @property
-    def pending(self) -> int:
-        with self._cond:
-            return len(self._queue) + (self._busy_kind is not None)
-
-    @property
-    def saturated(self) -> bool:
-        return self.pending > self.options.max_queue
 
     def close(self) -> None:
         with self._cond:

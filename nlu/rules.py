@@ -140,7 +140,7 @@ class EmergencyRules:
         if said_safe is not None:
             hits = [
                 RuleHit(h.rule, h.phrase, h.start, f"reassurance: {said_safe}")
-                if h.suppressed_by is None and self.by_name.get(h.rule, _PLAIN).reassurable
+                if h.suppressed_by is None and h.rule in self.by_name and self.by_name[h.rule].reassurable
                 else h
                 for h in hits
             ]
@@ -245,7 +245,6 @@ class EmergencyRules:
         return b, a
 
 
-_PLAIN = Rule("", "", {})
 _UNHURT = re.compile(
     r"hurt|injur|fine|serious|got (straight|back) up|stopped bleeding|受伤|没事|严重|好得很|爬起来|止住"
 )

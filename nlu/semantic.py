@@ -137,6 +137,9 @@ class EmergencyBank:
         self.contrast_texts = contrast_texts
         self.contrast_vectors = contrast_vectors.astype(np.float32)
         self.options = options
+        from threadpoolctl import ThreadpoolController
+
+        self._blas = ThreadpoolController()  # inspected once: the hot path only switches the limit
         self.loo: dict[str, float] = {}
         self.threshold = self._calibrate() if threshold is None else float(threshold)
 
@@ -200,12 +203,10 @@ class EmergencyBank:
         return self.match_many(np.asarray(vector, np.float32)[None, :])[0]
 
     def match_many(self, x: np.ndarray) -> list[SemanticMatch]:
-        from threadpoolctl import threadpool_limits
-
         k = self.options.k
         # One BLAS thread: a multi-threaded matmul leaves OpenBLAS threads spinning, and the
         # sentence encoder's own threads (e5's C engine) then run at a fraction of their speed.
-        with threadpool_limits(limits=1, user_api="blas"):
+        with self._blas.limit(limits=1, user_api="blas"):
             pos = x @ self.vectors.T
             neg = x @ self.contrast_vectors.T
         margins = _topk_mean(pos, k) - _topk_mean(neg, k)

@@ -157,9 +157,6 @@ class Settings(BaseSettings):
     asr_max_batch: int = Field(
         8, ge=1, description="Most end-of-utterance decodes of different calls run as one batch (GPU: more)."
     )
-    asr_max_queue: int = Field(
-        64, ge=1, description="Decodes waiting beyond this make the speech recogniser report saturation."
-    )
     max_bot_calls: int = Field(
         0,
         ge=0,

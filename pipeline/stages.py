@@ -147,7 +147,7 @@ def build_session_services(
         recognizer_factory=WhisperRecognizers(
             loaded["asr"],
             options_from_settings(settings),
-            SchedulerOptions(max_batch=settings.asr_max_batch, max_queue=settings.asr_max_queue),
+            SchedulerOptions(max_batch=settings.asr_max_batch),
         ),
         understander=ClassifierUnderstander(loaded["nlu"]),
         knowledge=knowledge,
