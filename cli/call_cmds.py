@@ -20,12 +20,7 @@ def register(groups: CommandGroups) -> None:
     def bench_e2e(
         json_out: Path | None = typer.Option(None, "--json", help="Write the figures here as flat JSON."),
         repeats: int = typer.Option(1, help="Times each scripted call is repeated."),
-        max_calls: int = typer.Option(
-            6, help="Highest number of simultaneous calls tried (without --levels)."
-        ),
-        levels: str = typer.Option(
-            "1,2,4,8,12,16", help="Simultaneous callers per load level ('' for the older 1..max-calls ramp)."
-        ),
+        levels: str = typer.Option("1,2,4,8,12,16", help="Simultaneous callers per load level."),
         capacity: int | None = typer.Option(
             None,
             help="Bot capacity for this run (default: the settings', TRIAGE_MAX_BOT_CALLS or one per core).",
@@ -41,7 +36,7 @@ def register(groups: CommandGroups) -> None:
         if capacity is not None:
             settings = settings.model_copy(update={"max_bot_calls": capacity})
         wanted = tuple(int(x) for x in levels.split(",") if x.strip())
-        result = run(settings, repeats=repeats, max_calls=max_calls, progress=typer.echo, levels=wanted)
+        result = run(settings, repeats=repeats, progress=typer.echo, levels=wanted)
         if result["load_levels"] and (plot or json_out):
             from eval.load_bench import plot as plot_levels
 

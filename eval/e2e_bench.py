@@ -181,40 +181,14 @@ def barge_in(url: str, question: Clip, interruption: Clip) -> float:
         call.hangup()
 
 
-def concurrent_level(url: str, clips: list[Clip], n: int) -> list[float]:
-    results: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-
-    def one(i: int) -> None:
-        try:
-            latency = voice_to_voice(url, clips[i % len(clips)])
-            with lock:
-                results.append(latency)
-        except Exception as e:  # a call that fails counts against the level
-            with lock:
-                errors.append(str(e))
-
-    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        results.extend([float("inf")] * len(errors))
-    return results
-
-
 def run(
     settings: Settings,
     repeats: int = 1,
-    max_calls: int = 6,
     realtime_bound_s: float = 1.5,
     progress: Callable[[str], None] = print,
-    levels: tuple[int, ...] = (),
+    levels: tuple[int, ...] = (1, 2, 4, 8, 12, 16),
 ) -> dict[str, Any]:
-    """levels: numbers of simultaneous callers for the load table (eval/load_bench.py); empty runs
-    the older ramp 1..max_calls that stops at the first level over the bound."""
+    """levels: numbers of simultaneous callers for the load table (eval/load_bench.py)."""
     with live_service(settings) as (url, runtime):
         routine = _speak(runtime, ROUTINE)
         emergencies = _speak(runtime, EMERGENCY)
@@ -232,35 +206,25 @@ def run(
         sustained = 0
         by_calls: dict[str, float] = {}
         table: list[dict[str, Any]] = []
-        if levels:
-            from eval.load_bench import run_level
+        from eval.load_bench import run_level
 
-            still_there = tuple(
-                runtime.session_services.voice_for("pcm16-16k").prompt_text("still_there", lang)
-                for lang in ("en", "zh")
+        still_there = tuple(
+            runtime.session_services.voice_for("pcm16-16k").prompt_text("still_there", lang)
+            for lang in ("en", "zh")
+        )
+        for n in levels:
+            row = run_level(url, [c.pcm for c in routine], n, still_there)
+            table.append(row)
+            by_calls[str(n)] = row["voice_to_voice_p95_s"]
+            progress(
+                f"{n:>3} callers: admitted {row['admitted_share']:.2f}, voice-to-voice p50 "
+                f"{row['voice_to_voice_p50_s']} p95 {row['voice_to_voice_p95_s']} s, first partial "
+                f"{row['first_partial_p50_s']} s, silence prompts {row['false_silence_prompts']}, "
+                f"CPU {row['cpu_share']}, peak {row['peak_rss_mb']} MB"
             )
-            for n in levels:
-                row = run_level(url, [c.pcm for c in routine], n, still_there)
-                table.append(row)
-                by_calls[str(n)] = row["voice_to_voice_p95_s"]
-                progress(
-                    f"{n:>3} callers: admitted {row['admitted_share']:.2f}, voice-to-voice p50 "
-                    f"{row['voice_to_voice_p50_s']} p95 {row['voice_to_voice_p95_s']} s, first partial "
-                    f"{row['first_partial_p50_s']} s, silence prompts {row['false_silence_prompts']}, "
-                    f"CPU {row['cpu_share']}, peak {row['peak_rss_mb']} MB"
-                )
-                p95 = row["voice_to_voice_p95_s"]
-                if row["admitted_share"] == 1.0 and p95 is not None and p95 <= realtime_bound_s:
-                    sustained = max(sustained, n)
-        else:
-            for n in range(1, max_calls + 1):
-                lat = concurrent_level(url, routine, n)
-                p95 = pct(lat, 95)
-                by_calls[str(n)] = round(p95, 3)
-                progress(f"{n} simultaneous calls: voice-to-voice p95 {p95:.3f} s")
-                if p95 > realtime_bound_s:
-                    break
-                sustained = n
+            p95 = row["voice_to_voice_p95_s"]
+            if row["admitted_share"] == 1.0 and p95 is not None and p95 <= realtime_bound_s:
+                sustained = max(sustained, n)
         capacity = runtime.session_services.admission.capacity if runtime.session_services.admission else None
     return {
         "voice_to_voice_p50_s": round(statistics.median(v2v), 3),
