@@ -7,13 +7,16 @@ latency budget. Here the encoder sees the audio plus at least one second of sile
 of ``options.min_window_s`` (10 s) to 30 s, runs once, and the same encoder output serves language
 detection and decoding. Much shorter windows are out of Whisper's training distribution: on 2 s
 utterances they made it repeat phrases; 10 s windows gave the 30 s window's text on the benchmark
-clips at about a fifth of the encoder time.
+clips at about a fifth of the encoder time. 6 s windows (TRIAGE_ASR_MIN_WINDOW_S) encode in under
+half the time of 10 s but cost about 1.8 points of English word error on short requests (``triage
+bench asr-batch``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +34,10 @@ log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 MAX_WINDOW_S = 30.0
+SAFE_WINDOW_S = 10.0
+"""Windows this long gave the 30 s window's text on the benchmark clips. Shorter ones cost less
+(eight 6 s windows encode in 0.3 s on two cores, eight 10 s ones in 0.8 s) but now and then make
+Whisper say a phrase twice, so a short-window result that repeats a phrase is decoded again here."""
 _PAD_S = 1.0
 _MAX_PROMPT_TOKENS = 223
 
@@ -73,17 +80,20 @@ class WhisperDecoder:
         language: str | None = None,
         prefix: str = "",
         previous_text: str = "",
+        window_s: float | None = None,
     ) -> Hypothesis:
         """Decode ``audio`` (16 kHz mono float32, at most 30 s).
 
         language: forced language, else ``options.language``, else detected from this audio.
         prefix: text the decoder must continue from (committed words of a streaming utterance).
         previous_text: earlier transcript of the same call, used as context in the prompt.
+        window_s: encoder window (default: the audio plus padding, at least ``options.min_window_s``).
         """
         started = time.perf_counter()
         audio = np.asarray(audio, dtype=np.float32)[: int(MAX_WINDOW_S * SAMPLE_RATE)]
+        window = window_s or self._window_s(len(audio))
         with self._lock:
-            encoder_output = self._encode(audio)
+            encoder_output = self.model.encode(self._features(audio, window))
             lang, lang_prob = self._language(encoder_output, language or self.options.language)
             tokenizer = self._tokenizer(lang)
             prompt = self._prompt(tokenizer, lang, prefix, previous_text)
@@ -119,6 +129,17 @@ class WhisperDecoder:
         assert best is not None
         text, avg_logprob, no_speech, temperature = best
         text = text.strip()
+        if window < SAFE_WINDOW_S and repeats_phrase(text):
+            log.info("short-window decode repeated a phrase; again with a %.0f s window", SAFE_WINDOW_S)
+            return self.decode(
+                audio,
+                beam_size=beam_size,
+                temperatures=temperatures,
+                language=language,
+                prefix=prefix,
+                previous_text=previous_text,
+                window_s=SAFE_WINDOW_S,
+            )
         if lang == "zh":
             text = to_simplified(text)
         return Hypothesis(
@@ -138,8 +159,12 @@ class WhisperDecoder:
         beam_size: int,
         temperatures: tuple[float, ...] = (0.0,),
         language: str | None = None,
+        min_window_s: float | None = None,
     ) -> list[Hypothesis]:
         """Decode several utterances (of different calls) in one encoder pass and one beam search.
+
+        min_window_s: shortest encoder window for this batch (default ``options.min_window_s``);
+        the scheduler passes a shorter one when many calls finish together.
 
         Every window is padded to the longest one's; each item gets its own language and prompt.
         An item whose greedy/beam result looks degenerate is retried alone with the temperature
@@ -150,7 +175,7 @@ class WhisperDecoder:
         started = time.perf_counter()
         clips = [np.asarray(a, dtype=np.float32)[: int(MAX_WINDOW_S * SAMPLE_RATE)] for a in audios]
         with self._lock:
-            window_s = max(self._window_s(len(c)) for c in clips)
+            window_s = max(self._window_s(len(c), min_window_s) for c in clips)
             features = np.stack([self._features(c, window_s) for c in clips])
             encoder_output = self.model.encode(features)
             langs = self._languages(encoder_output, len(clips), language or self.options.language)
@@ -196,8 +221,13 @@ class WhisperDecoder:
                 compression_ratio(text) > self.options.compression_ratio_threshold
                 or avg_logprob < self.options.log_prob_threshold
             )
+            again = {"beam_size": beam_size, "temperatures": temperatures, "language": lang}
             if degenerate and not silent and len(temperatures) > 1:
-                out.append(self.decode(clip, beam_size=beam_size, temperatures=temperatures, language=lang))
+                out.append(self.decode(clip, **again))  # type: ignore[arg-type]
+                continue
+            if window_s < SAFE_WINDOW_S and not silent and repeats_phrase(text):
+                log.info("short-window batch item repeated a phrase; alone in a %.0f s window", SAFE_WINDOW_S)
+                out.append(self.decode(clip, window_s=SAFE_WINDOW_S, **again))  # type: ignore[arg-type]
                 continue
             if silent:
                 text = ""
@@ -219,18 +249,15 @@ class WhisperDecoder:
         view = ctranslate2.StorageView.from_array(picked)
         return view.to_device(ctranslate2.Device.cuda) if device == "cuda" else view
 
-    def _window_s(self, samples: int) -> float:
+    def _window_s(self, samples: int, minimum: float | None = None) -> float:
         needed = math.ceil(samples / SAMPLE_RATE + _PAD_S)
-        return float(min(MAX_WINDOW_S, max(self.options.min_window_s, needed)))
+        return float(min(MAX_WINDOW_S, max(minimum or self.options.min_window_s, needed)))
 
     def _features(self, audio: np.ndarray, window_s: float) -> np.ndarray:
         padded = np.zeros(int(window_s * SAMPLE_RATE), dtype=np.float32)
         padded[: len(audio)] = audio
         features = self.model.feature_extractor(padded)
         return np.ascontiguousarray(features[:, : int(window_s * 100)])
-
-    def _encode(self, audio: np.ndarray) -> Any:
-        return self.model.encode(self._features(audio, self._window_s(len(audio))))
 
     def _language(self, encoder_output: Any, forced: str | None) -> tuple[str, float]:
         return self._languages(encoder_output, 1, forced)[0]
@@ -300,3 +327,20 @@ class WhisperDecoder:
         cum_logprob = result.scores[0] * length
         avg_logprob = cum_logprob / (length + 1)
         return tokenizer.decode(tokens), float(avg_logprob), float(result.no_speech_prob)
+
+
+_WORD = re.compile(r"[a-z0-9']+|[\u3400-\u9fff]")
+
+
+def repeats_phrase(text: str, min_words: int = 3, min_han: int = 4) -> bool:
+    """Whether a phrase comes twice in a row: three or more words, or four or more Chinese
+    characters, followed at once by the same again ("and so my fellow americans and so my fellow
+    americans"), the way short-window Whisper repeats itself. Punctuation and case are ignored."""
+    units = _WORD.findall(text.lower())
+    n_units = len(units)
+    for i in range(n_units):
+        shortest = min_han if "\u3400" <= units[i][0] <= "\u9fff" else min_words
+        for n in range(shortest, (n_units - i) // 2 + 1):
+            if units[i : i + n] == units[i + n : i + 2 * n]:
+                return True
+    return False

@@ -116,6 +116,7 @@ class AsrOptions:
         vad_threshold: float,
         allowed_languages: list[str] | tuple[str, ...] = ("zh", "en"),
         adaptive_end: bool = True,
+        min_window_s: float | None = None,
     ) -> AsrOptions:
         """Build options from plain configuration values (what Settings holds)."""
         speculative = min(cls.speculative_ms, end_of_speech_ms)
@@ -132,6 +133,7 @@ class AsrOptions:
             vad_threshold=vad_threshold,
             vad_neg_threshold=min(cls.vad_neg_threshold, vad_threshold),
             adaptive_end=adaptive_end,
+            min_window_s=cls.min_window_s if min_window_s is None else min_window_s,
         )
 
 
@@ -145,4 +147,5 @@ def options_from_settings(settings: Settings) -> AsrOptions:
         vad_threshold=settings.asr_vad_threshold,
         allowed_languages=settings.asr_allowed_languages,
         adaptive_end=settings.asr_adaptive_end,
+        min_window_s=settings.asr_min_window_s,
     )

@@ -112,6 +112,51 @@ def register(groups: CommandGroups) -> None:
             json_out.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
             typer.echo(f"wrote {json_out}")
 
+    @groups.bench.command("asr-batch")
+    def bench_asr_batch(
+        windows: str = typer.Option("10,6", help="Encoder windows to compare (seconds)."),
+        beams: str = typer.Option("5,3", help="Beam sizes to compare."),
+        clinc: Path = typer.Option(
+            DEFAULT_MANIFEST.parent.parent / "clinc150" / "data_full.json", help="CLINC150 data_full.json."
+        ),
+        json_out: Path | None = typer.Option(None, "--json", help="Write the rows here as JSON."),
+    ) -> None:
+        """Batch decode time (1, 3, 8 calls finishing together) and error on short spoken requests,
+        per encoder window and beam: what TRIAGE_ASR_MIN_WINDOW_S and TRIAGE_ASR_LOADED_BEAM_SIZE trade."""
+        from eval.asr_batch_bench import run, speak, utterances
+        from models.errors import ModelUnavailableError
+        from pipeline.settings import get_settings
+        from tts import Synthesizer, TtsOptions
+
+        if not clinc.is_file():
+            raise _fail(f"{clinc} not found: pass --clinc PATH (see shared/benchmarks/README.md)")
+        try:
+            decoder, options = _load()
+        except ModelUnavailableError as e:
+            raise _fail(str(e)) from e
+        synth = Synthesizer(TtsOptions.from_settings(get_settings()))
+        synth.start()
+        try:
+            clips = speak(synth, utterances(clinc))
+        finally:
+            synth.close()
+        rows = run(
+            decoder.model,
+            options,
+            clips,
+            [float(w) for w in windows.split(",")],
+            [int(b) for b in beams.split(",")],
+            progress=typer.echo,
+        )
+        cols = list(rows[0])
+        typer.echo("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+        for row in rows:
+            typer.echo("| " + " | ".join(str(row[c]) for c in cols) + " |")
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+            typer.echo(f"wrote {json_out}")
+
 
 def _stream(decoder: Any, options: Any, audio: Any, speed: float, as_json: bool) -> None:
     from asr.streaming import StreamingTranscriber

@@ -154,14 +154,35 @@ class Settings(BaseSettings):
         description="End a turn after 350 ms of silence when the words so far are a complete request, "
         "after 1.1 s when they stop on a digit or an unfinished phrase (asr/turn_end.py).",
     )
+    asr_min_window_s: float = Field(
+        10.0,
+        ge=2,
+        le=30,
+        description="Shortest Whisper encoder window in seconds (utterance plus silence). 6 s encodes in "
+        "under half the time of 10 s but raised English word error on 150 short requests from 14.0% to "
+        "15.8% (`triage bench asr-batch`).",
+    )
     asr_max_batch: int = Field(
         8, ge=1, description="Most end-of-utterance decodes of different calls run as one batch (GPU: more)."
+    )
+    asr_loaded_beam_size: int = Field(
+        3,
+        ge=0,
+        description="Beam for a batch of three or more end-of-utterance decodes (calls finishing together); "
+        "0 keeps TRIAGE_ASR_BEAM_SIZE under load too.",
+    )
+    asr_loaded_window_s: float = Field(
+        6.0,
+        ge=0,
+        le=30,
+        description="Shortest encoder window for a batch of three or more end-of-utterance decodes: less "
+        "time, a little accuracy, only under load; 0 keeps TRIAGE_ASR_MIN_WINDOW_S.",
     )
     max_bot_calls: int = Field(
         0,
         ge=0,
         description="Calls the bot serves at once; beyond it a caller hears 'all lines are busy' and "
-        "waits for a person (their words still screened for danger). 0: two per CPU core.",
+        "waits for a person (their words still screened for danger). 0: four per CPU core.",
     )
 
     emergency_accept_timeout_s: float = Field(

@@ -147,7 +147,11 @@ def build_session_services(
         recognizer_factory=WhisperRecognizers(
             loaded["asr"],
             options_from_settings(settings),
-            SchedulerOptions(max_batch=settings.asr_max_batch),
+            SchedulerOptions(
+                max_batch=settings.asr_max_batch,
+                loaded_beam_size=settings.asr_loaded_beam_size or None,
+                loaded_window_s=settings.asr_loaded_window_s or None,
+            ),
         ),
         understander=ClassifierUnderstander(loaded["nlu"]),
         knowledge=knowledge,

@@ -110,3 +110,47 @@ def test_a_cancelled_speculative_decode_is_not_run() -> None:
     time.sleep(0.1)
     assert ("s",) not in dec.log and sched.stats.cancelled == 1
     sched.close()
+
+
+class BeamRecorder(FakeDecoder):
+    """Also records the beam each batch ran with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.beams: list[tuple[int, int, float | None]] = []
+
+    def decode_batch(self, audios: list[np.ndarray], **kwargs: Any) -> list[str]:
+        self.beams.append((len(audios), kwargs["beam_size"], kwargs.get("min_window_s")))
+        return super().decode_batch(audios, **kwargs)
+
+
+@pytest.mark.parametrize(("waiting", "beam", "window"), [(2, 5, None), (3, 3, 6.0), (6, 3, 6.0)])
+def test_a_big_batch_of_finals_runs_with_the_loaded_beam_and_window(
+    waiting: int, beam: int, window: float | None
+) -> None:
+    dec = BeamRecorder()
+    options = SchedulerOptions(max_batch=8, loaded_beam_size=3, loaded_window_s=6.0, loaded_batch=3)
+    sched = DecodeScheduler(dec, options)
+    blocker = sched.submit("final", clip("f0"), beam_size=5)
+    time.sleep(0.05)  # busy with f0: the next finals wait together
+    finals = [sched.submit("final", clip(f"f{i + 1}"), beam_size=5) for i in range(waiting)]
+    dec.gate.set()
+    assert blocker.result(5) == "text f0" and all(f.result(5) for f in finals)
+    # A lone caller and a pair keep the full beam and window; three or more calls finishing
+    # together share the cheaper ones.
+    assert dec.beams == [(waiting, beam, window)]
+    assert sched.stats.reduced_beam == (1 if beam == 3 else 0)
+    sched.close()
+
+
+def test_the_loaded_beam_and_window_can_be_switched_off() -> None:
+    dec = BeamRecorder()
+    sched = DecodeScheduler(dec, SchedulerOptions(loaded_beam_size=None, loaded_window_s=None))
+    blocker = sched.submit("final", clip("f0"), beam_size=5)
+    time.sleep(0.05)
+    finals = [sched.submit("final", clip(f"f{i + 1}"), beam_size=5) for i in range(4)]
+    dec.gate.set()
+    blocker.result(5)
+    [f.result(5) for f in finals]
+    assert dec.beams == [(4, 5, None)]
+    sched.close()

@@ -152,3 +152,22 @@ def test_error_counts_are_corpus_level() -> None:
     assert word_errors("hello there", "").deletions == 2
     with pytest.raises(ValueError):
         _ = EditCounts(1, normaliser="basic") + EditCounts(1, normaliser="zh", unit="char")
+
+
+@pytest.mark.parametrize(
+    ("text", "repeats"),
+    [
+        ("And so my fellow Americans. And so my fellow Americans. Ask not!", True),  # seen at 6 s
+        ("我家停电了我家停电了，什么时候来电", True),
+        ("There is a fire, there is a fire in the kitchen", True),
+        ("help me help me help me", False),  # two words: callers do say this
+        ("救命救命", False),
+        ("The long journey home took a year.", False),
+        ("very very very bad", False),
+        ("", False),
+    ],
+)
+def test_a_phrase_said_twice_in_a_row_is_caught(text: str, repeats: bool) -> None:
+    from asr.decoder import repeats_phrase
+
+    assert repeats_phrase(text) is repeats
