@@ -129,12 +129,19 @@ class EmergencyRules:
             for lang in ("zh", "en"):
                 for phrase in phrases[lang]:
                     i = low.find(phrase)
+                    if kind == "reassurance" and i >= 0 and _contradicted(low, i + len(phrase)):
+                        continue
                     if i >= 0 and not any(
                         h.start <= i < h.start + len(h.phrase) or i <= h.start < i + len(phrase) for h in hits
                     ):
                         hits.append(RuleHit(kind, text[i : i + len(phrase)], i, f"{kind}: {phrase}"))
         said_safe = next(
-            (p for lang in ("zh", "en") for p in self.reassurance[lang] if p in low and _UNHURT.search(p)),
+            (
+                p
+                for lang in ("zh", "en")
+                for p in self.reassurance[lang]
+                if p in low and _UNHURT.search(p) and not _contradicted(low, low.find(p) + len(p))
+            ),
             None,
         )
         if said_safe is not None:
@@ -206,7 +213,9 @@ class EmergencyRules:
         before, after = self._windows(low, start, end, lang, self.neg_window[lang])
         neg = self.cues["negation"][lang]
         if neg is not None:
-            m = neg.search(before)
+            # A negation in an earlier clause is about something else: "half her face isn't
+            # moving and she's slurring" still reports slurred speech.
+            m = neg.search(_CLAUSE[lang].split(before)[-1])
             if m:
                 return f"negation: {m.group(0)}"
         before, after = self._windows(low, start, end, lang, self.past_window[lang])
@@ -215,12 +224,14 @@ class EmergencyRules:
             return None
         # A present cue between the past cue and the hit ("去年…现在又着火了") keeps the hit live;
         # one after it ("上个月着火了现在保险怎么赔") is about the call, not the event.
-        earlier = list(past.finditer(before))
+        # "以前从来没有过" (never before) dates nothing: it says this is new.
+        offset = start - len(before)
+        earlier = [m for m in past.finditer(before) if not _NEVER.match(low, offset + m.end())]
         if earlier:
             between = before[earlier[-1].end() :]
             if not (present is not None and present.search(between)):
                 return f"past: {earlier[-1].group(0)}"
-        later = past.search(after)
+        later = next((m for m in past.finditer(after) if not _NEVER.match(low, end + m.end())), None)
         if later and not (present is not None and present.search(before + " " + after[: later.start()])):
             return f"past: {later.group(0)}"
         supposed = self.cues["hypothetical"][lang]
@@ -245,8 +256,25 @@ class EmergencyRules:
         return b, a
 
 
+_CLAUSE = {
+    "en": re.compile(r"[,;.!?]|\b(?:and|but|then|so)\b"),
+    "zh": re.compile(r"[，。；！？,;.!?]|但是|可是|而且|然后"),
+}
+"""Clause boundaries: a negation before the last one does not reach the hit."""
+
+_NEVER = re.compile(r"\s*(?:从来|从没|都没|never)")
+_CONTRAST = re.compile(r"\b(?:but|yet|though|although|now|except)\b|但|可是|不过|现在|结果")
+
+
+def _contradicted(low: str, end: int) -> bool:
+    """A reassurance the caller takes back ("she says she's fine but she's fighting for every
+    breath", "当时说没事，现在一直吐"): a contrast within the next few words voids it."""
+    return bool(_CONTRAST.search(low[end : end + 40]))
+
+
 _UNHURT = re.compile(
-    r"hurt|injur|fine|serious|got (straight|back) up|stopped bleeding|受伤|没事|严重|好得很|爬起来|止住"
+    r"hurt|injur|fine|serious|not ill|got (straight|back) up|stopped bleeding"
+    r"|受伤|没事|严重|好得很|爬起来|止住|没生病"
 )
 """The reassurances that say nobody is hurt: only these cancel the injury-only categories."""
 

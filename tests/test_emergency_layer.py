@@ -28,6 +28,8 @@ CANCELLED = {
         "燃气表没气了怎么充值",
         "楼上的落水管堵了一直往下漏水",
         "几年前小区被盗过现在想多装几个监控",
+        "楼下装修天天电钻 吵得我脑袋要炸了",
+        "一氧化碳报警器买哪种才对",
     ],
     "en": [
         "there was a fire in our block last year how do we claim the insurance",
@@ -41,6 +43,9 @@ CANCELLED = {
         "there is a break in the water main on our street",
         "the traffic is not moving on the ring road again",
         "this water bill is daylight robbery",
+        "a while back my neighbour overdosed and i want to thank the crew",
+        "suppose someone collapsed at our football match could we use the defibrillator",
+        "the temporary traffic lights on the bridge are murder in the mornings",
     ],
 }
 
@@ -76,6 +81,22 @@ def test_just_happened_is_an_emergency_but_long_ago_is_not(rules: EmergencyRules
         assert live_hits(rules.scan(text)), text
     for text in ("last year my house burned down", "he was shot years ago and now needs a care home"):
         assert not live_hits(rules.scan(text)), text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a negation in an earlier clause is about something else
+        "half his face isn't moving and he's slurring",
+        # a reassurance the caller takes back
+        "she says she's fine but she can't breathe properly and her lips are blue",
+        "我爸摔了一跤 当时说没事 现在叫不醒了",
+        # "never before" dates nothing
+        "我儿子倒在地上全身抽搐 以前从来没有过",
+    ],
+)
+def test_what_the_caller_takes_back_does_not_cancel(rules: EmergencyRules, text: str) -> None:
+    assert live_hits(rules.scan(text)), text
 
 
 def test_the_call_takers_words_are_not_the_callers(rules: EmergencyRules) -> None:
