@@ -25,6 +25,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -60,6 +61,11 @@ class SchedulerOptions:
     about 1.8 points of English word error on short requests, paid only when many calls finish
     together (``triage bench asr-batch``)."""
     loaded_batch: int = 3
+    partial_max_speakers: int = 4
+    """No partials while this many calls or more asked for one within ``speaker_window_s``: with
+    that many people speaking at once on two cores, a partial in flight when their finals arrive
+    delays every one of them (captions come back when the burst is over)."""
+    speaker_window_s: float = 1.5
 
 
 @dataclass(order=True)
@@ -93,6 +99,7 @@ class DecodeScheduler:
         self._seq = itertools.count()
         self._busy_kind: str | None = None
         self._closed = False
+        self._speakers: dict[int, float] = {}
         self._batch: Callable[..., list[Any]] | None = getattr(decoder, "decode_batch", None)
         self._thread = threading.Thread(target=self._work, name="asr-scheduler", daemon=True)
         self._thread.start()
@@ -112,11 +119,18 @@ class DecodeScheduler:
             self._cond.notify()
         return future
 
-    def try_partial(self, audio: np.ndarray, **kwargs: Any) -> Future[Any] | None:
-        """A partial decode if there is spare capacity right now (nothing queued or running);
-        None otherwise, and the caller simply shows no new caption this time."""
+    def try_partial(self, audio: np.ndarray, source: object = None, **kwargs: Any) -> Future[Any] | None:
+        """A partial decode if there is spare capacity right now (nothing queued or running, and
+        fewer than ``partial_max_speakers`` calls speaking); None otherwise, and the caller simply
+        shows no new caption this time. source: the asking call's stream, to count speakers."""
+        now = time.monotonic()
         with self._cond:
-            if self._queue or self._busy_kind is not None:
+            if source is not None:
+                self._speakers[id(source)] = now
+            window = self.options.speaker_window_s
+            self._speakers = {k: t for k, t in self._speakers.items() if now - t <= window}
+            crowded = len(self._speakers) >= self.options.partial_max_speakers
+            if self._queue or self._busy_kind is not None or crowded:
                 self.stats.partials_skipped += 1
                 return None
         return self.submit("partial", audio, **kwargs)

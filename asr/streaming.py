@@ -299,7 +299,7 @@ class StreamingTranscriber:
             hyp = self._decoder.decode(self._utterance_audio(now), **kwargs)  # type: ignore[arg-type]
         else:
             # Captions only with spare capacity: under load another caller's final goes first.
-            pending = self._scheduler.try_partial(self._utterance_audio(now).copy(), **kwargs)
+            pending = self._scheduler.try_partial(self._utterance_audio(now).copy(), source=self, **kwargs)
             if pending is None:
                 self._last_partial_at = now
                 return []

@@ -157,6 +157,34 @@ def register(groups: CommandGroups) -> None:
             json_out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
             typer.echo(f"wrote {json_out}")
 
+    @groups.bench.command("turns")
+    def bench_turns(
+        manifest: Path = typer.Option(DEFAULT_MANIFEST, help="Real clips (JSON lines), each one turn."),
+        json_out: Path | None = typer.Option(None, "--json", help="Write the figures here as JSON."),
+    ) -> None:
+        """Turn-end wait and premature cut-offs, adaptive end of turn against the fixed silence, on
+        scripted multi-sentence calls (numbers dictated in groups, addresses) and the real clips."""
+        from eval.turn_bench import run
+        from models.errors import ModelUnavailableError
+        from pipeline.settings import get_settings
+        from tts import Synthesizer, TtsOptions
+
+        try:
+            decoder, options = _load()
+        except ModelUnavailableError as e:
+            raise _fail(str(e)) from e
+        synth = Synthesizer(TtsOptions.from_settings(get_settings()))
+        synth.start()
+        try:
+            result = run(decoder, options, synth, manifest, progress=typer.echo)
+        finally:
+            synth.close()
+        typer.echo(json.dumps(result, indent=2))
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+            typer.echo(f"wrote {json_out}")
+
 
 def _stream(decoder: Any, options: Any, audio: Any, speed: float, as_json: bool) -> None:
     from asr.streaming import StreamingTranscriber

@@ -23,7 +23,7 @@ def register(groups: CommandGroups) -> None:
         levels: str = typer.Option("1,2,4,8,12,16", help="Simultaneous callers per load level."),
         capacity: int | None = typer.Option(
             None,
-            help="Bot capacity for this run (default: the settings', TRIAGE_MAX_BOT_CALLS or four per core).",
+            help="Bot capacity for this run (default: the settings', TRIAGE_MAX_BOT_CALLS or two per core).",
         ),
         plot: Path | None = typer.Option(None, help="Load plot PNG (default: next to --json)."),
     ) -> None:

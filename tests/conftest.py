@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, make_url, text
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 # Tests run several callers at once on one service to check behaviour, not latency: admission
-# control (four bot calls per core by default) is tested on its own, with its own capacity.
+# control (two bot calls per core by default) is tested on its own, with its own capacity.
 os.environ.setdefault("TRIAGE_MAX_BOT_CALLS", "64")
 
 REPO = Path(__file__).resolve().parent.parent

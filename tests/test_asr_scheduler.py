@@ -154,3 +154,18 @@ def test_the_loaded_beam_and_window_can_be_switched_off() -> None:
     [f.result(5) for f in finals]
     assert dec.beams == [(4, 5, None)]
     sched.close()
+
+
+def test_no_partials_while_many_callers_speak_at_once() -> None:
+    dec = FakeDecoder()
+    dec.gate.set()
+    sched = DecodeScheduler(dec, SchedulerOptions(partial_max_speakers=4, speaker_window_s=5.0))
+    callers = [object() for _ in range(4)]
+    first = sched.try_partial(clip("p0"), source=callers[0], beam_size=1)
+    assert first is not None and first.result(5) == "text p0"  # one speaker: captions as usual
+    for c in callers[1:3]:
+        sched.try_partial(clip("p"), source=c, beam_size=1)
+        time.sleep(0.05)
+    assert sched.try_partial(clip("p4"), source=callers[3], beam_size=1) is None  # the fourth speaker
+    assert sched.stats.partials_skipped >= 1
+    sched.close()
