@@ -30,6 +30,35 @@ def _load() -> tuple[Any, Any]:
     return WhisperDecoder(model, options), options
 
 
+def _load_or_fail() -> tuple[Any, Any]:
+    from models.errors import ModelUnavailableError
+
+    try:
+        return _load()
+    except ModelUnavailableError as e:
+        raise _fail(str(e)) from e
+
+
+def _with_voices(use: Any) -> Any:
+    """``use(synth)`` with the configured voices started, and stopped afterwards."""
+    from pipeline.settings import get_settings
+    from tts import Synthesizer, TtsOptions
+
+    synth = Synthesizer(TtsOptions.from_settings(get_settings()))
+    synth.start()
+    try:
+        return use(synth)
+    finally:
+        synth.close()
+
+
+def _write_json(path: Path | None, data: Any) -> None:
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        typer.echo(f"wrote {path}")
+
+
 def _fail(message: str) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
     return typer.Exit(2)
@@ -87,16 +116,12 @@ def register(groups: CommandGroups) -> None:
     ) -> None:
         """Accuracy (WER/CER), real-time factor and streaming latency on real clips."""
         from eval.asr_bench import TABLE_HEADER, format_row, run_bench
-        from models.errors import ModelUnavailableError
 
         if not manifest.is_file():
             raise _fail(
                 f"manifest {manifest} not found: pass --manifest PATH (see shared/benchmarks/README.md)"
             )
-        try:
-            decoder, options = _load()
-        except ModelUnavailableError as e:
-            raise _fail(str(e)) from e
+        decoder, options = _load_or_fail()
         typer.echo(TABLE_HEADER)
 
         def show(r: Any) -> None:
@@ -107,10 +132,7 @@ def register(groups: CommandGroups) -> None:
 
         _, summary = run_bench(decoder, options, manifest, speed=speed, progress=show)
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
-        if json_out is not None:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-            typer.echo(f"wrote {json_out}")
+        _write_json(json_out, summary)
 
     @groups.bench.command("asr-batch")
     def bench_asr_batch(
@@ -124,22 +146,11 @@ def register(groups: CommandGroups) -> None:
         """Batch decode time (1, 3, 8 calls finishing together) and error on short spoken requests,
         per encoder window and beam: what TRIAGE_ASR_MIN_WINDOW_S and TRIAGE_ASR_LOADED_BEAM_SIZE trade."""
         from eval.asr_batch_bench import run, speak, utterances
-        from models.errors import ModelUnavailableError
-        from pipeline.settings import get_settings
-        from tts import Synthesizer, TtsOptions
 
         if not clinc.is_file():
             raise _fail(f"{clinc} not found: pass --clinc PATH (see shared/benchmarks/README.md)")
-        try:
-            decoder, options = _load()
-        except ModelUnavailableError as e:
-            raise _fail(str(e)) from e
-        synth = Synthesizer(TtsOptions.from_settings(get_settings()))
-        synth.start()
-        try:
-            clips = speak(synth, utterances(clinc))
-        finally:
-            synth.close()
+        decoder, options = _load_or_fail()
+        clips = _with_voices(lambda synth: speak(synth, utterances(clinc)))
         rows = run(
             decoder.model,
             options,
@@ -152,10 +163,7 @@ def register(groups: CommandGroups) -> None:
         typer.echo("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
         for row in rows:
             typer.echo("| " + " | ".join(str(row[c]) for c in cols) + " |")
-        if json_out is not None:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
-            typer.echo(f"wrote {json_out}")
+        _write_json(json_out, rows)
 
     @groups.bench.command("turns")
     def bench_turns(
@@ -165,25 +173,11 @@ def register(groups: CommandGroups) -> None:
         """Turn-end wait and premature cut-offs, adaptive end of turn against the fixed silence, on
         scripted multi-sentence calls (numbers dictated in groups, addresses) and the real clips."""
         from eval.turn_bench import run
-        from models.errors import ModelUnavailableError
-        from pipeline.settings import get_settings
-        from tts import Synthesizer, TtsOptions
 
-        try:
-            decoder, options = _load()
-        except ModelUnavailableError as e:
-            raise _fail(str(e)) from e
-        synth = Synthesizer(TtsOptions.from_settings(get_settings()))
-        synth.start()
-        try:
-            result = run(decoder, options, synth, manifest, progress=typer.echo)
-        finally:
-            synth.close()
+        decoder, options = _load_or_fail()
+        result = _with_voices(lambda synth: run(decoder, options, synth, manifest, progress=typer.echo))
         typer.echo(json.dumps(result, indent=2))
-        if json_out is not None:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-            typer.echo(f"wrote {json_out}")
+        _write_json(json_out, result)
 
 
 def _stream(decoder: Any, options: Any, audio: Any, speed: float, as_json: bool) -> None:

@@ -42,15 +42,33 @@ def utterances(clinc_path: Path, n_en: int = 150, n_zh: int = 100) -> list[tuple
     return [(t, "en") for t in en] + [(t, "zh") for t in zh[:n_zh]]
 
 
-def speak(synth: Any, items: list[tuple[str, str]]) -> list[tuple[str, str, np.ndarray]]:
+def speech_span(audio: np.ndarray) -> tuple[int, int]:
+    """First and one-past-last sample louder than near-silence (the whole clip if none is)."""
+    loud = np.nonzero(np.abs(audio) > 0.01)[0]
+    return (0, len(audio)) if loud.size == 0 else (int(loud[0]), int(loud[-1]) + 1)
+
+
+def voiced(synth: Any, text: str, lang: str) -> np.ndarray:
+    """``text`` in the service's voice, 16 kHz float."""
     from tts.interface import WEB_PCM16_16K
 
+    pcm = synth.synthesize(text, lang, WEB_PCM16_16K).audio
+    return np.frombuffer(pcm, "<i2").astype(np.float32) / 32768
+
+
+def spoken(synth: Any, text: str, lang: str) -> np.ndarray:
+    """``text`` in the service's voice without leading or trailing silence."""
+    audio = voiced(synth, text, lang)
+    start, end = speech_span(audio)
+    return audio[start:end]
+
+
+def speak(synth: Any, items: list[tuple[str, str]]) -> list[tuple[str, str, np.ndarray]]:
+    """Each request spoken, trailing silence removed (end of speech is the clip's end)."""
     out = []
     for text, lang in items:
-        pcm = synth.synthesize(text, lang, WEB_PCM16_16K).audio
-        audio = np.frombuffer(pcm, "<i2").astype(np.float32) / 32768
-        loud = np.nonzero(np.abs(audio) > 0.01)[0]
-        out.append((text, lang, audio if loud.size == 0 else audio[: int(loud[-1]) + 1]))
+        audio = voiced(synth, text, lang)
+        out.append((text, lang, audio[: speech_span(audio)[1]]))
     return out
 
 

@@ -104,9 +104,9 @@ def run_level(url: str, clips: list[bytes], n: int, still_there: tuple[str, ...]
     return {
         "calls": n,
         "admitted_share": round(len(served) / n, 3),
-        "voice_to_voice_p50_s": _pct(v2v, 50),
-        "voice_to_voice_p95_s": _pct(v2v, 95),
-        "first_partial_p50_s": _pct(partials, 50),
+        "voice_to_voice_p50_s": percentile_or_none(v2v, 50),
+        "voice_to_voice_p95_s": percentile_or_none(v2v, 95),
+        "first_partial_p50_s": percentile_or_none(partials, 50),
         "first_partial_share": round(len(partials) / len(served), 3) if served else None,
         "false_silence_prompts": sum(r.silence_prompts for r in served),
         "errors": [r.error for r in served if r.error],
@@ -115,7 +115,7 @@ def run_level(url: str, clips: list[bytes], n: int, still_there: tuple[str, ...]
     }
 
 
-def _pct(values: list[float], q: float) -> float | None:
+def percentile_or_none(values: list[float], q: float) -> float | None:
     if not values:
         return None
     v = float(np.percentile(values, q))

@@ -23,6 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from eval.asr_batch_bench import speech_span, spoken
+from eval.load_bench import percentile_or_none
+
 SAMPLE_RATE = 16000
 CHUNK = 320  # 20 ms
 TAIL_S = 2.5
@@ -60,21 +63,13 @@ SCRIPTS: dict[str, list[tuple[str, float, str]]] = {
 }
 
 
-def _trimmed(audio: np.ndarray) -> np.ndarray:
-    loud = np.nonzero(np.abs(audio) > 0.01)[0]
-    return audio if loud.size == 0 else audio[int(loud[0]) : int(loud[-1]) + 1]
-
-
 def build_call(synth: Any, script: list[tuple[str, float, str]], lang: str) -> tuple[np.ndarray, list[dict]]:
     """The call's audio and its pauses: [{"start", "end", "kind"}] in seconds."""
-    from tts.interface import WEB_PCM16_16K
-
     pieces = [np.zeros(int(0.3 * SAMPLE_RATE), np.float32)]
     pauses = []
     t = 0.3
     for text, pause_s, kind in script:
-        pcm = synth.synthesize(text, lang, WEB_PCM16_16K).audio
-        speech = _trimmed(np.frombuffer(pcm, "<i2").astype(np.float32) / 32768)
+        speech = spoken(synth, text, lang)
         pieces.append(speech)
         t += len(speech) / SAMPLE_RATE
         gap = pause_s if kind == "hold" else TAIL_S
@@ -146,7 +141,7 @@ def run(
         for name, audio in clips:
             padded = np.concatenate([audio, np.zeros(int(TAIL_S * SAMPLE_RATE), np.float32)])
             emitted = stream(decoder, opts, padded)
-            end_s = len(_trimmed(audio)) / SAMPLE_RATE + _lead_s(audio)
+            end_s = speech_span(audio)[1] / SAMPLE_RATE
             splits += sum(1 for e in emitted if e < end_s)
             after = [e - end_s for e in emitted if e >= end_s]
             clip_waits += after[:1]
@@ -154,20 +149,11 @@ def run(
         out[mode] = {
             "scripted_holds": holds,
             "scripted_cut_offs": cuts,
-            "scripted_turn_end_wait_p50_s": pct_or_none(waits, 50),
-            "scripted_turn_end_wait_p95_s": pct_or_none(waits, 95),
+            "scripted_turn_end_wait_p50_s": percentile_or_none(waits, 50),
+            "scripted_turn_end_wait_p95_s": percentile_or_none(waits, 95),
             "clips": len(clips),
             "clip_splits": splits,
-            "clip_turn_end_wait_p50_s": pct_or_none(clip_waits, 50),
-            "clip_turn_end_wait_p95_s": pct_or_none(clip_waits, 95),
+            "clip_turn_end_wait_p50_s": percentile_or_none(clip_waits, 50),
+            "clip_turn_end_wait_p95_s": percentile_or_none(clip_waits, 95),
         }
     return out
-
-
-def pct_or_none(values: list[float], q: float) -> float | None:
-    return round(float(np.percentile(values, q)), 3) if values else None
-
-
-def _lead_s(audio: np.ndarray) -> float:
-    loud = np.nonzero(np.abs(audio) > 0.01)[0]
-    return 0.0 if loud.size == 0 else float(loud[0]) / SAMPLE_RATE
