@@ -14,9 +14,9 @@ from fastapi import FastAPI
 from api import agent_stream, agents, callbacks, callers, calls, health, metrics, recordings, workorders
 from api.console import mount_console
 from api.errors import install_error_handlers
+from core.settings import get_settings
 from pipeline.callbacks import CallbackWatch
 from pipeline.runtime import Runtime
-from pipeline.settings import get_settings
 
 
 @asynccontextmanager

@@ -167,7 +167,7 @@ async def upload_call(
     """Run a recorded call (wav, flac, mp3, mu-law wav) through the bot as if it were live, faster
     than real time, and return what it heard and decided. The call is recorded like a live one."""
     from asr.audio import AudioDecodeError, load_audio
-    from pipeline.codec import float_to_pcm16_bytes
+    from core.codec import float_to_pcm16_bytes
 
     services = runtime.session_services
     if services is None:

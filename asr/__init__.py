@@ -1,7 +1,7 @@
 """Speech recognition: Whisper (CTranslate2) with Silero VAD, in batch and streaming.
 
 Public interface: load_audio / AudioDecodeError, AsrOptions, BatchTranscriber -> Transcript,
-StreamingTranscriber (feed/finish -> pipeline.events), LocalAgreement.
+StreamingTranscriber (feed/finish -> core.events), LocalAgreement.
 """
 
 from asr.agreement import LocalAgreement

@@ -2,7 +2,7 @@
 
 WAV files in the two telephone encodings (PCM16 and G.711 mu-law) are parsed here, chunk by chunk,
 so a header that lies about its length or rate is caught and explained; the samples go through
-pipeline.codec. Everything else (FLAC, MP3, other WAV subtypes) goes to libsndfile, then to PyAV
+core.codec. Everything else (FLAC, MP3, other WAV subtypes) goes to libsndfile, then to PyAV
 (FFmpeg) as a last resort.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.codec import mulaw_decode, pcm16_bytes_to_float, resample
+from core.codec import mulaw_decode, pcm16_bytes_to_float, resample
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from asr.decoder import MAX_WINDOW_S, SAMPLE_RATE, WhisperDecoder
 from asr.options import AsrOptions
 from asr.text import has_cjk
 from asr.vad import speech_regions
-from pipeline.events import TranscriptSegment
+from core.events import TranscriptSegment
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel

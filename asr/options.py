@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from pipeline.settings import Settings
+    from core.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -25,8 +25,8 @@ from asr.scheduler import DecodeScheduler, Kind
 from asr.text import join_units, split_units
 from asr.turn_end import end_of_speech_s, judge
 from asr.vad import FRAME, StreamingVad
-from pipeline.codec import AudioFormatError, decode_frame
-from pipeline.events import (
+from core.codec import AudioFormatError, decode_frame
+from core.events import (
     AsrEvent,
     FinalTranscript,
     PartialTranscript,

@@ -18,7 +18,7 @@ def _split(values: list[str] | None) -> list[str]:
 
 
 def _store() -> Store:
-    from pipeline.settings import get_settings
+    from core.settings import get_settings
     from pipeline.store import Store
 
     settings = get_settings()
@@ -75,8 +75,8 @@ def register(groups: CommandGroups) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="Only report what would be deleted."),
     ) -> None:
         """Delete recordings older than the retention period (run it daily, e.g. from cron)."""
+        from core.settings import get_settings
         from pipeline.retention import purge_recordings, recordings_dir
-        from pipeline.settings import get_settings
 
         settings = get_settings()
         report = purge_recordings(_store(), settings, older_than_days, dry_run=dry_run)

@@ -21,8 +21,8 @@ def _load() -> tuple[Any, Any]:
     """The configured Whisper model wrapped in a decoder, and the stage options."""
     from asr.decoder import WhisperDecoder
     from asr.options import options_from_settings
+    from core.settings import get_settings
     from models.whisper import load_whisper
-    from pipeline.settings import get_settings
 
     s = get_settings()
     options = options_from_settings(s)
@@ -41,7 +41,7 @@ def _load_or_fail() -> tuple[Any, Any]:
 
 def _with_voices(use: Any) -> Any:
     """``use(synth)`` with the configured voices started, and stopped afterwards."""
-    from pipeline.settings import get_settings
+    from core.settings import get_settings
     from tts import Synthesizer, TtsOptions
 
     synth = Synthesizer(TtsOptions.from_settings(get_settings()))
@@ -182,7 +182,7 @@ def register(groups: CommandGroups) -> None:
 
 def _stream(decoder: Any, options: Any, audio: Any, speed: float, as_json: bool) -> None:
     from asr.streaming import StreamingTranscriber
-    from pipeline.codec import float_to_pcm16_bytes
+    from core.codec import float_to_pcm16_bytes
 
     streamer = StreamingTranscriber(decoder, options)
     pcm = float_to_pcm16_bytes(audio)

@@ -29,8 +29,8 @@ def register(groups: CommandGroups) -> None:
     ) -> None:
         """Whole calls over the WebSocket: voice-to-voice and emergency-to-agent latency, barge-in,
         and how many simultaneous real-time calls this machine sustains."""
+        from core.settings import get_settings
         from eval.e2e_bench import run
-        from pipeline.settings import get_settings
 
         settings = get_settings()
         if capacity is not None:
@@ -77,7 +77,7 @@ def register(groups: CommandGroups) -> None:
         from websockets.sync.client import connect
 
         from asr.audio import load_audio
-        from pipeline.codec import float_to_pcm16_bytes
+        from core.codec import float_to_pcm16_bytes
 
         pcm = float_to_pcm16_bytes(load_audio(file))
         pcm += b"\x00\x00" * 16000 * 2  # two seconds of silence so the last utterance ends

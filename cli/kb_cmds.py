@@ -21,7 +21,7 @@ EncoderOpt = Annotated[str | None, typer.Option("--encoder", help="Sentence enco
 
 
 def _open(kb_path: Path | None, encoder: str | None, persisted: bool = True) -> KnowledgeBase:
-    from pipeline.settings import get_settings
+    from core.settings import get_settings
     from pipeline.stages import open_knowledge_base
 
     kb: KnowledgeBase = open_knowledge_base(get_settings(), kb_path, encoder, persisted)
@@ -62,7 +62,7 @@ def register(groups: CommandGroups) -> None:
     @kb_app.command("index")
     def kb_index(kb: KbOpt = None, encoder: EncoderOpt = None) -> None:
         """Build (or check) the persisted index the service loads at start-up."""
-        from pipeline.settings import get_settings
+        from core.settings import get_settings
 
         t0 = time.perf_counter()
         base = _open(kb, encoder)
@@ -132,9 +132,9 @@ def register(groups: CommandGroups) -> None:
         scale_free: Annotated[bool, typer.Option(help="Fit the '*' fallback for other encoders.")] = False,
     ) -> None:
         """Fit the confidence and pick the answer threshold for the configured encoder on dev queries."""
+        from core.settings import get_settings
         from eval.kb_eval import calibrate, load_queries
         from kb.confidence import save_calibration
-        from pipeline.settings import get_settings
 
         base = _open(kb, encoder, persisted=False)
         cal = calibrate(base, load_queries(queries), target_precision, scale_free=scale_free)
@@ -214,9 +214,9 @@ def _bench(n_entries: int, n_queries: int, encoder: str | None, json_out: Path |
 
     import numpy as np
 
+    from core.settings import get_settings
     from kb import KnowledgeBase, load_entries, save_entries
     from kb.synthetic import synthetic_entries
-    from pipeline.settings import get_settings
 
     s = get_settings()
     index_dir = s.resolved_kb_index_dir()

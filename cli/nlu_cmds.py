@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from cli.groups import CommandGroups
-from pipeline.settings import Settings
+from core.settings import Settings
 
 DataOpt = Annotated[
     list[Path] | None, typer.Option("--data", help="JSONL file or folder; repeat for several.")
@@ -21,7 +21,7 @@ JsonOpt = Annotated[Path | None, typer.Option("--json", help="Write the figures 
 
 
 def _settings() -> Settings:
-    from pipeline.settings import get_settings
+    from core.settings import get_settings
 
     return get_settings()
 

@@ -18,7 +18,7 @@ def register(groups: CommandGroups) -> None:
         """Run the hotline service with the embedded defaults (SQLite, packaged models)."""
         import uvicorn
 
-        from pipeline.settings import get_settings
+        from core.settings import get_settings
 
         s = get_settings()
         uvicorn.run("serve:app", host=host or s.host, port=port or s.port, log_level="info")
@@ -26,8 +26,8 @@ def register(groups: CommandGroups) -> None:
     @app.command()
     def models() -> None:
         """List each configured model, where it resolves, and whether it loads."""
+        from core.settings import get_settings
         from models.registry import configured_models
-        from pipeline.settings import get_settings
 
         failed = 0
         typer.echo(f"{'role':<10} {'spec':<36} {'loads':<6} {'secs':>6}  location / error")

@@ -28,7 +28,7 @@ def register(groups: CommandGroups) -> None:
         list_voices: bool = typer.Option(False, "--list-voices", help="List espeak-ng voices and exit."),
     ) -> None:
         """Synthesise speech to a WAV file, as the bot would say it."""
-        from pipeline.settings import get_settings
+        from core.settings import get_settings
         from tts import PROMPTS, Synthesizer, TtsOptions, parse_audio_format
 
         options = TtsOptions.from_settings(get_settings())
@@ -76,8 +76,8 @@ def register(groups: CommandGroups) -> None:
         """Per language and voice: ASR round-trip error before and after an 8 kHz phone line, real-time
         factor, first-audio latency, start-up and memory (targets for the default Mandarin voice:
         CER <= 0.15, first audio <= 0.2 s)."""
+        from core.settings import get_settings
         from eval.tts_bench import markdown_table, run_bench
-        from pipeline.settings import get_settings
         from tts.interface import Lang
 
         settings = get_settings()

@@ -31,9 +31,9 @@ from asr.batch import BatchTranscriber, join_texts
 from asr.decoder import SAMPLE_RATE, WhisperDecoder
 from asr.options import AsrOptions
 from asr.streaming import StreamingTranscriber
+from core.codec import float_to_pcm16_bytes
+from core.events import FinalTranscript, PartialTranscript, SpeechStarted
 from eval.metrics import EditCounts, char_errors, corpus, word_errors
-from pipeline.codec import float_to_pcm16_bytes
-from pipeline.events import FinalTranscript, PartialTranscript, SpeechStarted
 
 CHUNK_S = 0.02
 LEAD_S, TAIL_S = 0.5, 1.5

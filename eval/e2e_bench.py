@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from core.settings import Settings
 from eval.call_client import CallClient
-from pipeline.settings import Settings
 
 ROUTINE = [
     "How can I pay my electricity bill?",

@@ -18,9 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from core.settings import Settings
 from eval.call_client import CallClient
 from eval.scenarios import ESCALATIONS, Scenario, ScenarioResult, Turn, TurnOutcome, cause, check
-from pipeline.settings import Settings
 
 DECISION_TIMEOUT_S = 60.0
 AUDIO_WAIT_S = 15.0
@@ -54,8 +54,8 @@ LINES = ("wideband", "phone")
 def turn_pcm(turn: Turn, synthesize: Callable[[str, str], bytes], line: str = "wideband") -> bytes:
     """The turn's audio as the caller sends it: 16 kHz PCM16, or 8 kHz mu-law on a phone line."""
     from asr.audio import load_audio
+    from core.codec import float_to_pcm16_bytes, mulaw_encode, pcm16_bytes_to_float, resample
     from eval.e2e_bench import _trim
-    from pipeline.codec import float_to_pcm16_bytes, mulaw_encode, pcm16_bytes_to_float, resample
 
     said = turn.say or turn.text
     if said:

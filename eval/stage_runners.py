@@ -28,8 +28,8 @@ def load_asr() -> tuple[Any, Any]:
     """The configured Whisper model wrapped in a decoder, and the stage options."""
     from asr.decoder import WhisperDecoder
     from asr.options import options_from_settings
+    from core.settings import get_settings
     from models.whisper import load_whisper
-    from pipeline.settings import get_settings
 
     s = get_settings()
     options = options_from_settings(s)
@@ -127,8 +127,8 @@ def run_nlu(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
 
 
 def run_clinc150(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
+    from core.settings import get_settings
     from eval import clinc150
-    from pipeline.settings import get_settings
 
     s = get_settings()
     encoder = str(spec.options.get("encoder") or s.resolved_nlu_encoder())
@@ -163,8 +163,8 @@ def _bar_png(metrics: dict[str, Any], targets: dict[str, float], path: Path, tit
 
 
 def run_kb(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
+    from core.settings import get_settings
     from eval.kb_eval import load_queries, plot_curve, run_queries, score
-    from pipeline.settings import get_settings
     from pipeline.stages import open_knowledge_base
 
     kb_path = spec.options.get("kb")
@@ -196,10 +196,10 @@ def run_kb(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
 
 
 def run_e2e(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
+    from core.settings import get_settings
     from eval.e2e_scenarios import result_rows, run_scenarios
     from eval.plots import confusion_png, latency_histogram_png
     from eval.scenarios import ACTIONS, load_scenarios, summarise
-    from pipeline.settings import get_settings
 
     scenarios = [s for p in spec.datasets for s in load_scenarios(p)]
     only = spec.options.get("languages")

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from pipeline.codec import mulaw_decode, mulaw_encode, resample
+from core.codec import mulaw_decode, mulaw_encode, resample
 
 BAND_HZ = (300.0, 3400.0)
 PHONE_RATE = 8000

@@ -85,8 +85,8 @@ def phone_line(mulaw_8k: bytes) -> np.ndarray:
     """The bot's mu-law audio as a caller's handset gets it, at 16 kHz for the recogniser."""
     from scipy.signal import butter, sosfilt
 
+    from core.codec import decode_frame, resample
     from eval.telephone import BAND_HZ, PHONE_RATE
-    from pipeline.codec import decode_frame, resample
 
     narrow = decode_frame(mulaw_8k, "mulaw")
     sos = butter(4, BAND_HZ, btype="bandpass", fs=PHONE_RATE, output="sos")

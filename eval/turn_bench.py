@@ -82,7 +82,7 @@ def build_call(synth: Any, script: list[tuple[str, float, str]], lang: str) -> t
 def stream(decoder: Any, options: Any, audio: np.ndarray) -> list[float]:
     """Audio positions (seconds) at which each final transcript came out."""
     from asr.streaming import StreamingTranscriber
-    from pipeline.events import FinalTranscript
+    from core.events import FinalTranscript
 
     pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
     streamer = StreamingTranscriber(decoder, options)

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.settings import Settings
 from models.encoders import load_encoder
 from models.whisper import load_whisper, resolve_whisper
-from pipeline.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -85,8 +85,8 @@ class IntentClassifier:
     ) -> IntentClassifier:
         """Load a trained model folder (default: the settings' nlu model dir) and its encoder."""
         if model_dir is None:
+            from core.settings import get_settings
             from nlu.default_model import resolve_model_dir
-            from pipeline.settings import get_settings
 
             s = get_settings()
             model_dir = resolve_model_dir(s)

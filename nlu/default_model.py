@@ -12,9 +12,9 @@ import json
 import shutil
 from pathlib import Path
 
+from core.settings import Settings
 from nlu.heads import HeadOptions
 from nlu.train import SEED_TRAIN, TrainOptions, load_jsonl, train
-from pipeline.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 SHIPPED_DIR = HERE / "shipped_model"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.codec import Encoding, decode_frame, float_to_pcm16_bytes
+from core.codec import Encoding, decode_frame, float_to_pcm16_bytes
 
 
 class WavRecorder:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from sqlalchemy import or_, select
 
+from core.settings import Settings
 from pipeline.db import Call
-from pipeline.settings import Settings
 from pipeline.store import Store
 
 

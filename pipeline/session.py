@@ -19,11 +19,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from core.codec import Encoding
+from core.events import AsrEvent, FinalTranscript, PartialTranscript, SpeechStarted, SpeechStopped
 from pipeline import metrics
 from pipeline.admission import Admission
 from pipeline.bus import EventBus
-from pipeline.codec import Encoding
-from pipeline.events import AsrEvent, FinalTranscript, PartialTranscript, SpeechStarted, SpeechStopped
 from pipeline.policy import Decision, DialogueState, PolicyConfig, decide, on_silence
 from pipeline.recording import WavRecorder, call_recording_dir
 from pipeline.routing import QueueItem, can_be_served, queue_position

@@ -11,12 +11,12 @@ from asr.decoder import WhisperDecoder
 from asr.options import AsrOptions, options_from_settings
 from asr.scheduler import DecodeScheduler, SchedulerOptions
 from asr.streaming import StreamingTranscriber
+from core.codec import Encoding
+from core.settings import Settings
 from pipeline.admission import Admission, auto_capacity
-from pipeline.codec import Encoding
 from pipeline.policy import PolicyConfig, TurnFacts
 from pipeline.retention import recordings_dir
 from pipeline.session import SessionServices
-from pipeline.settings import Settings
 from pipeline.turns import KnowledgeReply, Understanding
 from tts.interface import AUDIO_FORMATS
 from tts.prompts import render_prompt

@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from pipeline.codec import Encoding
-from pipeline.events import AsrEvent
+from core.codec import Encoding
+from core.events import AsrEvent
 from pipeline.policy import TurnFacts
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from pipeline.runtime import Runtime
-from pipeline.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from core.events import AsrEvent, FinalTranscript, SpeechStarted, SpeechStopped
 from pipeline.admission import Admission
 from pipeline.bus import EventBus
-from pipeline.events import AsrEvent, FinalTranscript, SpeechStarted, SpeechStopped
 from pipeline.policy import TurnFacts
 from pipeline.session import CallSession, CallStart, SessionServices
 from pipeline.store import Store

@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
+from core.settings import Settings
 from pipeline.db import Base, Handoff, utcnow
 from pipeline.runtime import Runtime
-from pipeline.settings import Settings
 from pipeline.store import Store
 
 

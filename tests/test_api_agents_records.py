@@ -16,11 +16,11 @@ import soundfile as sf
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from core.settings import Settings, get_settings
 from pipeline.db import utcnow
 from pipeline.recording import WavRecorder, call_recording_dir
 from pipeline.retention import purge_recordings, recordings_dir
 from pipeline.runtime import Runtime
-from pipeline.settings import Settings, get_settings
 
 RATE = 8000
 

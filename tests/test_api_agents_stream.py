@@ -15,8 +15,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from api.server_thread import running_server
+from core.settings import Settings
 from pipeline.runtime import Runtime
-from pipeline.settings import Settings
 
 
 @pytest.fixture()

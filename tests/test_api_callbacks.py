@@ -17,11 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
+from core.settings import Settings
 from pipeline.db import Base, Handoff, utcnow
 from pipeline.recording import WavRecorder, call_recording_dir
 from pipeline.retention import recordings_dir
 from pipeline.runtime import Runtime
-from pipeline.settings import Settings
 
 
 @dataclass

@@ -15,9 +15,9 @@ from asr.audio import AudioDecodeError, load_audio
 from asr.batch import BatchTranscriber
 from asr.options import AsrOptions
 from asr.streaming import StreamingTranscriber
+from core.codec import float_to_pcm16_bytes
 from eval.metrics import word_errors
 from models.whisper import load_whisper
-from pipeline.codec import float_to_pcm16_bytes
 
 
 @pytest.fixture(scope="module")

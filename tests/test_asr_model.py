@@ -16,11 +16,11 @@ from asr.decoder import WhisperDecoder
 from asr.options import AsrOptions
 from asr.streaming import StreamingTranscriber
 from asr.text import has_cjk, to_simplified
+from core.codec import float_to_pcm16_bytes, mulaw_encode, resample
+from core.events import FinalTranscript, PartialTranscript, SpeechStarted, SpeechStopped
 from eval.metrics import char_errors, word_errors
 from eval.normalise import basic
 from models.whisper import load_whisper
-from pipeline.codec import float_to_pcm16_bytes, mulaw_encode, resample
-from pipeline.events import FinalTranscript, PartialTranscript, SpeechStarted, SpeechStopped
 
 pytestmark = pytest.mark.slow
 

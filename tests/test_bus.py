@@ -8,6 +8,7 @@ def test_messages_published_from_threads_reach_every_subscriber_in_order() -> No
     async def scenario() -> tuple[list[int], list[int]]:
         bus = EventBus()
         async with bus.subscribe() as a, bus.subscribe() as b:
+
             def publish_all() -> None:
                 for i in range(5):
                     bus.publish("transcript.appended", n=i)

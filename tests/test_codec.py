@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from pipeline.codec import (
+from core.codec import (
     AudioFormatError,
     float_to_pcm16_bytes,
     mulaw_decode,
@@ -27,9 +27,7 @@ def test_mulaw_matches_python_audioop_reference() -> None:
     ours = mulaw_encode(pcm16_bytes_to_float(pcm))
     ref = audioop.lin2ulaw(pcm, 2)
     assert np.mean(np.frombuffer(ours, np.uint8) == np.frombuffer(ref, np.uint8)) > 0.99
-    assert np.allclose(
-        mulaw_decode(ref) * 32768, np.frombuffer(audioop.ulaw2lin(ref, 2), "<i2"), atol=1
-    )
+    assert np.allclose(mulaw_decode(ref) * 32768, np.frombuffer(audioop.ulaw2lin(ref, 2), "<i2"), atol=1)
 
 
 def test_odd_pcm_byte_count_is_rejected() -> None:

@@ -21,10 +21,10 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
 from api.server_thread import running_server
+from core.settings import Settings
 from pipeline.callbacks import Callbacks
 from pipeline.db import Handoff, utcnow
 from pipeline.runtime import Runtime
-from pipeline.settings import Settings
 from pipeline.store import Store
 
 LOADED_DURATION = (

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from core.settings import Settings
 from eval.e2e_bench import live_service
 from eval.e2e_scenarios import run_scenario
 from eval.scenarios import ScenarioResult, load_scenarios, summarise
-from pipeline.settings import Settings
 from tts.interface import WEB_PCM16_16K
 
 REPO = Path(__file__).resolve().parent.parent

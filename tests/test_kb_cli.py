@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli.main import app
+from core.settings import get_settings
 from kb import load_entries, save_entries
 from kb.knowledge_base import default_kb_path
-from pipeline.settings import get_settings
 
 runner = CliRunner()
 

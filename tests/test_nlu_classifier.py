@@ -20,8 +20,8 @@ CASES = yaml.safe_load((Path(__file__).parent / "data" / "nlu_cases.yaml").read_
 @pytest.fixture(scope="session")
 def classifier(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> IntentClassifier:
     """The shipped default model when it is current (a test below insists), else built here (a minute)."""
+    from core.settings import Settings
     from nlu.default_model import SHIPPED_DIR, build_default, is_current
-    from pipeline.settings import Settings
 
     s = Settings()
     model_dir = SHIPPED_DIR

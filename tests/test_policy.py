@@ -60,10 +60,7 @@ def test_asking_for_a_person_works_at_any_moment() -> None:
 
 def test_complaints_go_to_a_person_and_fault_reports_to_a_work_order() -> None:
     assert decide(facts(request_type="complaint"), START, CFG).action == "handoff"
-    assert (
-        decide(facts(request_type="fault", topic="roads_streetlights"), START, CFG).action
-        == "work_order"
-    )
+    assert decide(facts(request_type="fault", topic="roads_streetlights"), START, CFG).action == "work_order"
 
 
 def test_repeat_and_goodbye() -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline.settings import get_settings
+from core.settings import get_settings
 
 
 @pytest.fixture()

@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
+from core.settings import Settings
 from models.errors import ModelUnavailableError
 from models.whisper import WHISPER_BASE_SIZE, assemble_whisper_base, resolve_whisper
-from pipeline.settings import Settings
 
 
 def test_settings_read_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

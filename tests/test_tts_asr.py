@@ -13,10 +13,10 @@ import pytest
 
 from asr.batch import BatchTranscriber
 from asr.options import AsrOptions
+from core.codec import resample
 from eval.metrics import char_errors, corpus, word_errors
 from eval.tts_bench import ISSUE_SENTENCES
 from models.whisper import load_whisper
-from pipeline.codec import resample
 from tts import TELEPHONE_MULAW, WEB_PCM16_16K, Synthesizer, TtsOptions, render_prompt
 from tts.interface import AudioFormat, SynthesizedAudio
 

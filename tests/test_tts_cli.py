@@ -11,7 +11,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from cli.main import app
-from pipeline.settings import get_settings
+from core.settings import get_settings
 
 runner = CliRunner()
 

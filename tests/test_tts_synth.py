@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from pipeline.codec import mulaw_decode
+from core.codec import mulaw_decode
 from tts import (
     TELEPHONE_MULAW,
     TELEPHONE_PCM16,

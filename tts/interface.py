@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from pipeline.codec import Encoding, decode_frame
+from core.codec import Encoding, decode_frame
 
 if TYPE_CHECKING:
-    from pipeline.settings import Settings
+    from core.settings import Settings
 
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import soxr
 
-from pipeline.codec import encode_frame, pcm16_bytes_to_float, resample
+from core.codec import encode_frame, pcm16_bytes_to_float, resample
 from tts.cache import CacheKey, PromptCache
 from tts.engine import EspeakEngine, TtsEngineError
 from tts.interface import (
