@@ -40,6 +40,8 @@ class Call(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     caller_audio_path: Mapped[str | None] = mapped_column(Text)
     bot_audio_path: Mapped[str | None] = mapped_column(Text)
+    agent_audio_path: Mapped[str | None] = mapped_column(Text)
+    """What the agents said once a person took the call (their own channel, 16 kHz)."""
     utterances: Mapped[list[Utterance]] = relationship(
         back_populates="call", order_by="Utterance.seq", cascade="all, delete-orphan"
     )
@@ -215,8 +217,35 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Columns added to a table after a database was made are added to it (nullable ones only: the
+    additive upgrades this schema makes); returns 'table.column' for each one added."""
+    from sqlalchemy import inspect, text
+
+    added = []
+    inspector = inspect(engine)
+    for table in Base.metadata.sorted_tables:
+        if not inspector.has_table(table.name):
+            continue
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have or not column.nullable:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"))
+            except Exception:  # another process added it first
+                if column.name not in {c["name"] for c in inspect(engine).get_columns(table.name)}:
+                    raise
+                continue
+            added.append(f"{table.name}.{column.name}")
+    return added
+
+
 def make_sessionmaker(url: str, create: bool = True) -> sessionmaker:
     engine = make_engine(url)
     if create:
         Base.metadata.create_all(engine)
+        add_missing_columns(engine)
     return sessionmaker(engine, expire_on_commit=False)

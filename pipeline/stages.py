@@ -14,6 +14,7 @@ from asr.streaming import StreamingTranscriber
 from core.codec import Encoding
 from core.settings import Settings
 from pipeline.admission import Admission, auto_capacity
+from pipeline.live_calls import LiveCalls
 from pipeline.policy import PolicyConfig, TurnFacts
 from pipeline.retention import recordings_dir
 from pipeline.session import SessionServices
@@ -160,6 +161,7 @@ def build_session_services(
         policy=PolicyConfig(kb_threshold=knowledge.threshold),
         silence_timeout_s=settings.silence_timeout_s,
         admission=Admission(settings.max_bot_calls or auto_capacity()),
+        live_calls=LiveCalls(),
     )
 
 

@@ -108,13 +108,14 @@ class FakeCall:
             admission=admission,
         )
         self.sent: list[dict[str, Any]] = []
+        self.audio_out: list[bytes] = []
         self.session = CallSession(self.services, CallStart(**start), self._json, self._audio)
 
     async def _json(self, message: dict[str, Any]) -> None:
         self.sent.append(message)
 
     async def _audio(self, chunk: bytes) -> None:
-        return None
+        self.audio_out.append(chunk)
 
     def said(self) -> list[str]:
         return [m["text"] for m in self.sent if m["type"] == "bot_text"]

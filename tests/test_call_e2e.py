@@ -44,6 +44,14 @@ def say(runtime: Runtime) -> dict[str, bytes]:
     return {k: synth.synthesize(v, "en", WEB_PCM16_16K).audio for k, v in lines.items()}
 
 
+KEY_WORDS = {"bill": {"electricity", "bill", "pay"}, "water": {"water", "flat", "morning"}}
+
+
+def words_of(key: str, text: str) -> set[str]:
+    """Which of the clip's distinctive words a transcript holds."""
+    return {w for w in KEY_WORDS[key] if w in text}
+
+
 def ws_url(base_url: str) -> str:
     return base_url.replace("http://", "ws://") + "/v1/calls/stream"
 
@@ -144,7 +152,8 @@ def test_a_dropped_caller_socket_leaves_a_complete_record(
         record = runtime.store.get_call(call.call_id)
     assert record.status == "dropped" and record.end_reason == "caller_dropped"
     heard = " ".join(u.text for u in record.utterances if u.speaker == "caller").lower()
-    assert "water" in heard, (heard, sf.info(record.caller_audio_path).duration, len(say["water"]) / 32000)
+    # The words that matter, not one word's edge: espeak's "water" is heard as "wager" on some CPUs.
+    assert len(words_of("water", heard)) >= 2, heard
     assert record.caller_audio_path
     info = sf.info(record.caller_audio_path)
     assert info.duration == pytest.approx(len(say["water"]) / 32000, abs=0.01)
@@ -169,11 +178,11 @@ def test_concurrent_calls_never_mix_transcripts(
         call.wait_for(lambda e: e["type"] == "decision")
         finals = " ".join(e["text"] for e in call.events("final")).lower()
         other = "water" if key == "bill" else "bill"
-        assert key in finals and other not in finals, (key, finals)
+        assert len(words_of(key, finals)) >= 2 and not words_of(other, finals), (key, finals)
         stored = " ".join(
             u.text for u in runtime.store.transcript(call.call_id) if u.speaker == "caller"
         ).lower()
-        assert key in stored and other not in stored
+        assert len(words_of(key, stored)) >= 2 and not words_of(other, stored), (key, stored)
         call.hangup()
 
 

@@ -77,6 +77,23 @@ PROMPTS: Final[dict[str, dict[Lang, str]]] = {
         "zh": "请问还有什么可以帮您的吗？",
         "en": "Is there anything else I can help you with?",
     },
+    "agent_connected": {
+        "zh": "您好，人工客服已经接通，请讲。",
+        "en": "You are now connected to an agent. Please go ahead.",
+    },
+    "on_hold": {
+        "zh": "客服正在为您查询，请稍候，不要挂机。",
+        "en": "Your agent has put you on hold for a moment. Please stay on the line.",
+    },
+    "transferring": {
+        "zh": "正在为您转接其他客服，请稍候。",
+        "en": "I am transferring you to another agent. Please stay on the line.",
+    },
+    "agent_lost": {
+        "zh": "抱歉，与客服的连接中断了。我们正在为您接通下一位客服，请不要挂机。",
+        "en": "Sorry, we lost the connection to your agent. The next agent will be with you shortly. "
+        "Please stay on the line.",
+    },
     "confirm_phone": {
         # The number as the caller gave it: the normaliser reads it back digit by digit, in groups.
         "zh": "您的电话号码是{number}，对吗？",

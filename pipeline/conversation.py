@@ -1,0 +1,158 @@
+"""The bot's side of the conversation: each final transcript through the classifier, the
+knowledge base and the policy, then the action (answer, clarify, work order, handoff, rating).
+
+Once a person has the call (or the caller waits for one) the bot decides nothing: the transcript
+keeps growing on the agent's screen, and only danger is still listened for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import replace
+
+from core.events import FinalTranscript
+from pipeline.call_context import CallContext
+from pipeline.handoff_flow import HandoffFlow, record_decision
+from pipeline.playback import Playback
+from pipeline.policy import Decision, DialogueState, decide
+
+log = logging.getLogger(__name__)
+
+
+def work_order_reference(order_id: str) -> str:
+    """A six-digit number the caller can note down and read back (ids are hex)."""
+    return f"{int(order_id[:10], 16) % 1_000_000:06d}"
+
+
+class Conversation:
+    def __init__(self, ctx: CallContext, playback: Playback, handoffs: HandoffFlow) -> None:
+        self.ctx = ctx
+        self.playback = playback
+        self.handoffs = handoffs
+        self.awaiting_rating = False
+        self.bridged = False
+        """A person is talking with the caller: the bot neither decides nor speaks."""
+        self.hangup = asyncio.Event()
+        """Set when the bot has ended the call (goodbye, silence); the transport then closes."""
+        self.end_reason = ""
+
+    async def handle(self, final: FinalTranscript) -> None:
+        """One caller turn; a failure hands off so the caller is never stranded."""
+        try:
+            await self._handle(final)
+        except Exception:
+            log.exception("call %s: turn failed; handing off so the caller is not stranded", self.ctx.call_id)
+            if not self.ctx.handoff_id:
+                await self.handoffs.handoff(Decision("handoff", "internal error while handling the turn"))
+
+    async def _handle(self, final: FinalTranscript) -> None:
+        ctx = self.ctx
+        language = "zh" if final.language.startswith("zh") else "en"
+        ctx.language = language
+        utterance = await ctx.work(
+            ctx.services.store.add_utterance,
+            ctx.call_id,
+            "caller",
+            final.text,
+            language,
+            final.start_s,
+            final.end_s,
+            final.confidence,
+        )
+        await ctx.caller.send_json(
+            {
+                "type": "final",
+                "speaker": "caller",
+                "text": final.text,
+                "language": language,
+                "start": final.start_s,
+                "end": final.end_s,
+            }
+        )
+        if ctx.handoff_id:
+            # Already with (or waiting for) a person: the transcript keeps growing on their screen.
+            ctx.publish_transcript("caller", final.text, utterance.seq)
+            if not self.bridged:
+                await self.handoffs.escalate_if_danger(final.text, language)
+            return
+        if self.awaiting_rating:
+            if await self.handoffs.escalate_if_danger(final.text, language):
+                self.awaiting_rating = False
+            else:
+                await self._take_rating(final.text, language)
+            return
+        await self._decide(final.text, language)
+
+    async def _decide(self, text: str, language: str) -> None:
+        ctx = self.ctx
+        understanding = await ctx.work(ctx.services.understander.understand, text, language)
+        facts = understanding.facts
+        ctx.understood = understanding
+        for kind, found in understanding.details.items():
+            known = ctx.details.setdefault(kind, [])
+            known.extend(item for item in found if item not in known)
+        reply = None
+        if not facts.emergency and facts.intent is None:
+            reply = await ctx.work(ctx.services.knowledge.lookup, text, language, facts.topic)
+            if reply:
+                facts = replace(facts, kb_entry_id=reply.entry_id, kb_confidence=reply.confidence)
+        decision = decide(facts, ctx.state, ctx.services.policy)
+        await record_decision(ctx, decision, facts)
+        ctx.state = decision.state
+        await self.act(decision, reply.answer if reply and decision.action == "answer" else "")
+
+    async def act(self, decision: Decision, answer: str = "") -> None:
+        ctx, say = self.ctx, self.playback.say
+        v, lang = self.playback.voice, ctx.language
+        if decision.action == "answer":
+            await say(f"{answer} {v.prompt_text('did_that_help', lang)}")
+        elif decision.action == "clarify":
+            await say(v.prompt_text("clarify", lang))
+        elif decision.action == "handoff":
+            await self.handoffs.handoff(decision)
+        elif decision.action == "work_order":
+            facts = ctx.understood.facts if ctx.understood else None
+            order = await ctx.work(
+                ctx.services.store.create_work_order,
+                facts.text if facts else "",
+                "bot",
+                call_id=ctx.call_id,
+                topic=facts.topic if facts else None,
+                request_type=facts.request_type if facts else None,
+                urgency=decision.urgency,
+                details=ctx.details,
+            )
+            await say(v.prompt_text("work_order_created", lang, reference=work_order_reference(order.id)))
+            ctx.state = DialogueState(answers_tried=ctx.state.answers_tried)
+        elif decision.action == "repeat":
+            await say(self.playback.last_text or v.prompt_text("clarify", lang))
+        elif decision.action == "anything_else":
+            await say(v.prompt_text("anything_else", lang))
+        elif decision.action == "still_there":
+            await say(v.prompt_text("still_there", lang))
+        elif decision.action == "end":
+            self.awaiting_rating = True
+            await say(v.prompt_text("rate_call", lang))
+
+    async def _take_rating(self, text: str, language: str) -> None:
+        ctx = self.ctx
+        value = _rating(text)
+        if value is not None:
+            await ctx.work(ctx.services.store.rate_call, ctx.call_id, value)
+        self.awaiting_rating = False
+        await self.playback.say(self.playback.voice.prompt_text("goodbye", ctx.language))
+        await self.end_by_bot("goodbye")
+
+    async def end_by_bot(self, reason: str) -> None:
+        await self.playback.finish()
+        self.end_reason = reason
+        await self.ctx.caller.send_json({"type": "hangup", "reason": reason})
+        self.hangup.set()
+
+
+def _rating(text: str) -> int | None:
+    digits = {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
+    words = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+    value = next((n for ch, n in digits.items() if ch in text), None)
+    return value or next((n for w, n in words.items() if w in text.lower()), None)
