@@ -57,6 +57,35 @@ def register(groups: CommandGroups) -> None:
             json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
             typer.echo(f"wrote {json_out}")
 
+    @groups.bench.command("bridge")
+    def bench_bridge(
+        json_out: Path | None = typer.Option(None, "--json", help="Write the figures here as JSON."),
+        levels: str = typer.Option("1,2,4,8", help="Simultaneous bridged calls per load level."),
+        bursts: int = typer.Option(8, help="Tone bursts each way per bridged call."),
+        bot_calls: int = typer.Option(2, help="Bot conversations running beside the bridged calls."),
+    ) -> None:
+        """Agent <-> caller mouth-to-ear delay over the softphone bridge (aiortc peer as the agent's
+        browser, the caller WebSocket as the caller), and how many bridged calls this machine carries
+        while bot calls go on."""
+        from core.settings import get_settings
+        from eval.bridge_bench import run
+
+        wanted = tuple(int(x) for x in levels.split(",") if x.strip())
+        result = run(get_settings(), wanted, bursts, bot_calls, progress=typer.echo)
+        typer.echo("")
+        for key, value in result.items():
+            if key not in ("definitions", "levels"):
+                typer.echo(f"{key:<36} {value}")
+        cols = list(result["levels"][0]) if result["levels"] else []
+        if cols:
+            typer.echo("\n| " + " | ".join(cols) + " |\n|" + "---|" * len(cols))
+            for row in result["levels"]:
+                typer.echo("| " + " | ".join(str(row[c]) for c in cols) + " |")
+        if json_out:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
+            typer.echo(f"wrote {json_out}")
+
     @groups.root.command()
     def call(
         file: Path = typer.Argument(..., exists=True, dir_okay=False, help="Caller audio: wav, flac, mp3."),
