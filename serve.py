@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from api import agent_stream, agents, callbacks, callers, calls, health, metrics, recordings, workorders
 from api.console import mount_console
 from api.errors import install_error_handlers
+from api.softphone import router as softphone_router
 from core.settings import get_settings
 from pipeline.callbacks import CallbackWatch
 from pipeline.runtime import Runtime
@@ -52,6 +53,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(health.router)
     for module in (calls, agents, callbacks, agent_stream, workorders, callers, recordings, metrics):
         app.include_router(module.router)
+    app.include_router(softphone_router)
     mount_console(app)
     return app
 

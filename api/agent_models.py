@@ -110,7 +110,7 @@ class StatusUpdate(BaseModel):
 # --- calls, transcripts, decisions ---------------------------------------------------------------
 class UtteranceOut(BaseModel):
     seq: int
-    speaker: str = Field(description="caller or bot")
+    speaker: str = Field(description="caller, bot or agent (a person on the call)")
     text: str
     language: str | None = None
     start_s: float | None = None
@@ -171,7 +171,7 @@ class CallSummary(BaseModel):
     topic: str | None = Field(None, description="The last topic the bot decided on.")
     last_action: str | None = Field(None, description="The bot's last decision (answer, handoff, ...).")
     recordings: dict[str, str] = Field(
-        default_factory=dict, description="Track (caller, bot) to the URL that plays it as WAV."
+        default_factory=dict, description="Track (caller, bot, agent) to the URL that plays it as WAV."
     )
 
     @classmethod
@@ -179,7 +179,11 @@ class CallSummary(BaseModel):
         topic = next((d.topic for d in reversed(decisions or []) if d.topic), None)
         recordings = {
             track: f"/v1/calls/{c.id}/recordings/{track}"
-            for track, path in (("caller", c.caller_audio_path), ("bot", c.bot_audio_path))
+            for track, path in (
+                ("caller", c.caller_audio_path),
+                ("bot", c.bot_audio_path),
+                ("agent", c.agent_audio_path),
+            )
             if path
         }
         return cls(
@@ -218,6 +222,10 @@ class HandoffSummary(BaseModel):
     resolved_at: datetime | None
     waited_s: float = Field(description="Seconds from the handoff to acceptance (or to now while waiting).")
     position: int | None = Field(None, description="1-based place in this agent's queue while waiting.")
+    transfer_note: str | None = Field(None, description="The transferring agent's note (warm transfer).")
+    transferred_by: str | None = Field(None, description="The id of the agent who transferred the call.")
+    transfer_to_agent_id: str | None = Field(None, description="Transferred to this agent only.")
+    transfer_topic: str | None = Field(None, description="Transferred to agents with this topic skill.")
 
     @classmethod
     def from_row(
@@ -249,6 +257,10 @@ class HandoffSummary(BaseModel):
             resolved_at=aware(h.resolved_at),
             waited_s=round(max(0.0, (until - created).total_seconds()), 1),
             position=position,
+            transfer_note=h.transfer_note,
+            transferred_by=h.transferred_by,
+            transfer_to_agent_id=h.transfer_to_agent_id,
+            transfer_topic=h.transfer_topic,
         )
 
 

@@ -19,7 +19,7 @@ from pipeline.bus import EventBus
 from pipeline.db import Agent, Call, Callback, Handoff
 from pipeline.routing import AgentSkills, QueueItem, agent_can_take
 from pipeline.runtime import Runtime
-from pipeline.store import Store
+from pipeline.store import Store, handoff_queue_item, transfer_allows
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -88,8 +88,7 @@ def may_take(agent: Agent, handoff: Handoff) -> bool:
         return False
     if is_supervisor(agent):
         return True
-    item = QueueItem(handoff.id, handoff.urgency, handoff.created_at, handoff.topic, handoff.language)
-    return agent_can_take(skills(agent), item)
+    return transfer_allows(handoff, agent.id) and agent_can_take(skills(agent), handoff_queue_item(handoff))
 
 
 def may_see(agent: Agent, handoff: Handoff) -> bool:

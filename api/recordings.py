@@ -1,4 +1,4 @@
-"""Call recordings for the agent console: the caller's and the bot's audio as WAV."""
+"""Call recordings for the agent console: the caller's, the bot's and the agents' audio as WAV."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v1/calls", tags=["recordings"])
 
 @router.get(
     "/{call_id}/recordings/{track}",
-    summary="Play a call's caller or bot audio (WAV)",
+    summary="Play a call's caller, bot or agent audio (WAV)",
     response_class=FileResponse,
     responses={
         200: {"content": {"audio/wav": {}}, "description": "The recording, 16-bit PCM WAV."},
@@ -28,7 +28,7 @@ router = APIRouter(prefix="/v1/calls", tags=["recordings"])
 )
 def recording(
     call_id: str,
-    track: Literal["caller", "bot"],
+    track: Literal["caller", "bot", "agent"],
     agent: CurrentAgent,
     store: StoreDep,
     runtime: Annotated[Runtime, Depends(get_runtime)],
@@ -36,7 +36,9 @@ def recording(
     """Supports HTTP range requests, so the console's player can seek."""
     check_may_see_call(store, agent, call_id)
     call = store.get_call(call_id)
-    stored = call.caller_audio_path if track == "caller" else call.bot_audio_path
+    stored = {"caller": call.caller_audio_path, "bot": call.bot_audio_path, "agent": call.agent_audio_path}[
+        track
+    ]
     if not stored:
         raise HTTPException(
             404, f"Call {call_id} has no {track} recording (not kept, or purged by retention)."

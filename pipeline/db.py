@@ -99,6 +99,14 @@ class Handoff(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    transfer_note: Mapped[str | None] = mapped_column(Text)
+    """What the transferring agent wrote for the next one (warm transfer, api/softphone.py)."""
+    transfer_to_agent_id: Mapped[str | None] = mapped_column(String(32))
+    """Transferred to this agent: only they (and supervisors) see it in their queue."""
+    transfer_topic: Mapped[str | None] = mapped_column(String(48))
+    """Transferred to agents with this topic skill: it routes by this topic instead of ``topic``."""
+    transferred_by: Mapped[str | None] = mapped_column(String(32))
+    """The agent who transferred the call last."""
 
 
 class Agent(Base):

@@ -1,7 +1,7 @@
 """The recordings file store beside the database: where call audio lives, how a stored path
 resolves, and the retention purge (`triage recordings purge`).
 
-Recordings sit under ``<data_dir>/recordings/<YYYY-MM-DD>/<call id>/{caller,bot}.wav`` (see
+Recordings sit under ``<data_dir>/recordings/<YYYY-MM-DD>/<call id>/{caller,bot,agent}.wav`` (see
 pipeline/recording.py). A purge deletes the files of calls that started before the cut-off and
 clears the call's audio paths, so the record says the audio is gone rather than pointing nowhere.
 """
@@ -18,6 +18,9 @@ from sqlalchemy import or_, select
 from core.settings import Settings
 from pipeline.db import Call
 from pipeline.store import Store
+
+AUDIO_COLUMNS = (Call.caller_audio_path, Call.bot_audio_path, Call.agent_audio_path)
+"""Every recording a call points to: the caller's, the bot's and the agents' channel."""
 
 
 def recordings_dir(settings: Settings) -> Path:
@@ -64,17 +67,17 @@ def purge_recordings(
                 select(Call).where(
                     Call.started_at < report.cutoff,
                     Call.status != "active",
-                    or_(Call.caller_audio_path.is_not(None), Call.bot_audio_path.is_not(None)),
+                    or_(*(column.is_not(None) for column in AUDIO_COLUMNS)),
                 )
             )
         )
         referenced: set[Path] = set()
-        for column in (Call.caller_audio_path, Call.bot_audio_path):
+        for column in AUDIO_COLUMNS:
             for stored in s.scalars(select(column).where(column.is_not(None))):
                 if stored:
                     referenced.add(resolve_recording(settings, stored).resolve())
     for call in calls:
-        for stored in (call.caller_audio_path, call.bot_audio_path):
+        for stored in (call.caller_audio_path, call.bot_audio_path, call.agent_audio_path):
             if not stored:
                 continue
             path = resolve_recording(settings, stored)
@@ -89,7 +92,7 @@ def purge_recordings(
                 _remove_empty_parents(path, recordings_dir(settings))
         report.calls += 1
         if not dry_run:
-            store.update_call(call.id, caller_audio_path=None, bot_audio_path=None)
+            store.update_call(call.id, caller_audio_path=None, bot_audio_path=None, agent_audio_path=None)
     report.orphans = _purge_orphans(recordings_dir(settings), referenced, report.cutoff, dry_run)
     return report
 

@@ -46,6 +46,16 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def handoff_queue_item(h: Handoff) -> QueueItem:
+    """What routing sees of a handoff: a call transferred to a topic skill routes by that topic."""
+    return QueueItem(h.id, h.urgency, _aware(h.created_at), h.transfer_topic or h.topic, h.language)
+
+
+def transfer_allows(h: Handoff, agent_id: str) -> bool:
+    """A call transferred to one agent waits in that agent's queue only (and the supervisors')."""
+    return h.transfer_to_agent_id is None or h.transfer_to_agent_id == agent_id
+
+
 @dataclass(frozen=True)
 class CallerHistory:
     caller_number: str
@@ -189,7 +199,7 @@ class Store:
         agent = self.get_agent(agent_id)
         rows = {h.id: h for h in self.waiting()}
         items = queue_for_agent(self._skills(agent), (self._queue_item(h) for h in rows.values()))
-        return [rows[i.id] for i in items]
+        return [rows[i.id] for i in items if transfer_allows(rows[i.id], agent_id)]
 
     def accept_handoff(self, handoff_id: str, agent_id: str) -> Handoff:
         """Waiting -> accepted in one conditional UPDATE, so of several agents accepting at once
@@ -211,6 +221,43 @@ class Store:
             raise ValueError(f"Handoff {handoff_id} is {handoff.status}, not waiting; it cannot be accepted.")
         return handoff
 
+    def requeue_handoff(self, handoff_id: str, agent_id: str) -> Handoff | None:
+        """Accepted by ``agent_id`` -> waiting again, at its old place (the queue orders by when the
+        handoff was made): the agent's softphone dropped. None when it was no longer theirs."""
+        with self.session() as s:
+            result = s.execute(
+                update(Handoff)
+                .where(Handoff.id == handoff_id, Handoff.status == "accepted", Handoff.agent_id == agent_id)
+                .values(status="waiting", agent_id=None, accepted_at=None)
+            )
+            s.commit()
+        return self.get_handoff(handoff_id) if cast(CursorResult[Any], result).rowcount else None
+
+    def transfer_handoff(
+        self,
+        handoff_id: str,
+        agent_id: str,
+        note: str,
+        to_agent_id: str | None = None,
+        to_topic: str | None = None,
+    ) -> Handoff:
+        """Warm transfer: the handoff waits again at its place, for one agent or a topic skill,
+        with the transferring agent's note; that agent is available again."""
+        with self.session() as s:
+            handoff = self._get(s, Handoff, handoff_id)
+            if to_agent_id is not None:
+                self._get(s, Agent, to_agent_id)
+            if handoff.status != "accepted":
+                raise ValueError(
+                    f"Handoff {handoff_id} is {handoff.status}; only an accepted call is transferred."
+                )
+            handoff.status, handoff.agent_id, handoff.accepted_at = "waiting", None, None
+            handoff.transfer_note, handoff.transferred_by = note, agent_id
+            handoff.transfer_to_agent_id, handoff.transfer_topic = to_agent_id, to_topic
+            s.execute(update(Agent).where(Agent.id == agent_id).values(status="available"))
+            s.commit()
+            return handoff
+
     def resolve_handoff(self, handoff_id: str, agent_id: str, resolution: str) -> Handoff:
         with self.session() as s:
             handoff = self._get(s, Handoff, handoff_id)
@@ -225,7 +272,7 @@ class Store:
 
     @staticmethod
     def _queue_item(h: Handoff) -> QueueItem:
-        return QueueItem(h.id, h.urgency, _aware(h.created_at), h.topic, h.language)
+        return handoff_queue_item(h)
 
     @staticmethod
     def _skills(a: Agent) -> AgentSkills:
