@@ -236,6 +236,7 @@ function onStream(msg) {
       break;
     case "call.ended":
       if (state.detail && msg.call_id === state.detail.call_id) refreshDetail();
+      softphoneCallEnded(msg);
       loadCallbacks(); // an emergency caller who hung up is now a call-back task
       break;
     case "error":
@@ -279,6 +280,9 @@ function queueItem(h, index) {
       el("span", { class: "lang" }, (h.language || "").toUpperCase()),
       h.agent_name && h.status !== "waiting" ? el("span", { class: "who" }, h.agent_name) : null),
     el("div", { class: "qi-reason" }, h.reason || ""),
+    h.transfer_note && h.status === "waiting"
+      ? el("div", { class: "qi-transfer" }, `${t("sp_transfer_note")}: ${h.transfer_note}`)
+      : null,
   );
   return li;
 }
@@ -391,6 +395,7 @@ function renderDetail(d, opts) {
   renderHistory(d.history);
   if (previousCall !== d.call_id) renderRecordings(d.call);
   renderOrders(d.work_orders || []);
+  renderSoftphone(d);
   if (!opts.keepForm) resetForm(d);
 }
 
@@ -470,7 +475,7 @@ function renderRecordings(call) {
   box.replaceChildren(...tracks.map(([track, url]) => {
     const slot = el("div", { class: "rec", dataset: { track } });
     const button = el("button", { type: "button", class: "ghost small-btn", onclick: () => loadAudio(slot, url, button) },
-      "▶ " + t(track === "caller" ? "rec_caller" : "rec_bot"));
+      "▶ " + t("rec_" + track));
     slot.append(button);
     return slot;
   }));
@@ -555,6 +560,9 @@ async function accept() {
     toast(e.message, "alert");
   }
   await refreshDetail();
+  if (state.detail && state.detail.status === "accepted" && state.detail.agent_id === state.me.id) {
+    softphoneAfterAccept(state.detail); // softphone.js: the microphone and speaker join the caller
+  }
   applyQueue(await api("GET", "/v1/agents/queue"));
 }
 
@@ -661,6 +669,7 @@ function start() {
   for (const b of document.querySelectorAll("#status-group button")) {
     b.addEventListener("click", () => setStatus(b.dataset.status));
   }
+  startSoftphone();
   applyI18n();
   setInterval(tick, 1000);
   if (state.token) signIn(state.token);
