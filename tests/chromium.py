@@ -35,7 +35,8 @@ WAIT_S = 15
 RETRY = (NoSuchElementException, StaleElementReferenceException, ElementNotInteractableException)
 
 
-def start_browser(profile_dir: Path) -> WebDriver:
+def start_browser(profile_dir: Path, fake_audio: Path | None = None) -> WebDriver:
+    """``fake_audio``: a WAV the page's microphone plays once (getUserMedia allowed without asking)."""
     from selenium.webdriver.chrome.options import Options
     from selenium.webdriver.chrome.service import Service
 
@@ -54,6 +55,14 @@ def start_browser(profile_dir: Path) -> WebDriver:
         f"--user-data-dir={profile_dir}",
     ):
         options.add_argument(flag)
+    if fake_audio is not None:
+        for flag in (
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-audio-capture={fake_audio}%noloop",
+            "--autoplay-policy=no-user-gesture-required",
+        ):
+            options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
     driver.set_page_load_timeout(30)
     return driver
