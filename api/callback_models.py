@@ -11,7 +11,9 @@ from pydantic import BaseModel, Field
 from api.agent_models import CallSummary, UtteranceOut, aware, mask_details
 from pipeline.db import Call, Callback, CallbackAttempt, Handoff, Utterance
 
-Trigger = Literal["caller_hung_up", "line_dropped", "not_accepted_in_time", "service_restarted"]
+Trigger = Literal[
+    "caller_hung_up", "line_dropped", "not_accepted_in_time", "service_restarted", "caller_asked"
+]
 Outcome = Literal["called_back", "reached", "dispatched", "false_alarm", "no_answer"]
 
 
@@ -38,14 +40,16 @@ class CallbackSummary(BaseModel):
     handoff_id: str
     call_id: str
     caller_number: str | None = Field(description="The number to ring back.")
-    urgency: Literal["emergency", "urgent"]
+    urgency: Literal["emergency", "urgent", "routine"] = Field(
+        description="routine only for a caller who asked to be called back (trigger caller_asked)."
+    )
     topic: str | None
     request_type: str | None = None
     language: str | None = Field(description="The language the caller spoke: call back in it.")
     trigger: Trigger = Field(
         description="Why the task exists: the caller hung up or the line dropped while waiting, an "
-        "emergency was not accepted in time (the caller may still be waiting in the queue), or the "
-        "service restarted with the caller in the queue."
+        "emergency was not accepted in time (the caller may still be waiting in the queue), the "
+        "service restarted with the caller in the queue, or the waiting caller asked to be called back."
     )
     status: Literal["open", "closed"]
     outcome: Outcome | None = Field(

@@ -193,6 +193,14 @@ class Settings(BaseSettings):
         "accepting the call closes the task as reached (pipeline/callbacks.py).",
     )
 
+    waiting_announce_s: float = Field(
+        30.0,
+        gt=0,
+        description="While a caller waits for a person they hear their place in the queue and the "
+        "estimated wait every this many seconds (never over their own speech or the bot's); an "
+        "emergency caller hears the emergency prompt instead (pipeline/waiting.py).",
+    )
+
     # --- recordings and the agent console (api/recordings.py, api/agents.py) ---------------------
     recordings_retention_days: int = Field(
         90,

@@ -9,6 +9,9 @@ No I/O here: the store and the call-back watch apply these rules, and tests call
   agent accepting it closes the task as ``reached``.
 - At start-up, emergency and urgent handoffs a previous process left waiting become tasks
   (``service_restarted``).
+- A waiting caller of any urgency who asks to be called back gets a task (``caller_asked``) and
+  their handoff leaves the queue as ``callback`` in the same transaction, so the call's end opens
+  no second task (pipeline/waiting.py).
 - Outcomes ``called_back``, ``reached``, ``dispatched`` and ``false_alarm`` close the task;
   ``no_answer`` is logged as an attempt and the task stays open, so a person in danger is tried again.
 """
@@ -22,7 +25,7 @@ CALLBACK_URGENCIES = frozenset({"emergency", "urgent"})
 TIMED_URGENCIES = frozenset({"emergency"})
 """Urgencies whose waiting handoff becomes a task when nobody accepts it in time."""
 
-TRIGGERS = ("caller_hung_up", "line_dropped", "not_accepted_in_time", "service_restarted")
+TRIGGERS = ("caller_hung_up", "line_dropped", "not_accepted_in_time", "service_restarted", "caller_asked")
 ENDED_CALL_TRIGGERS = frozenset({"caller_hung_up", "line_dropped"})
 OUTCOMES = ("called_back", "reached", "dispatched", "false_alarm", "no_answer")
 CLOSING_OUTCOMES = frozenset({"called_back", "reached", "dispatched", "false_alarm"})
@@ -59,6 +62,18 @@ def closes(outcome: str) -> bool:
     if outcome not in OUTCOMES:
         raise ValueError(f"Unknown call-back outcome {outcome!r}; use one of {', '.join(OUTCOMES)}.")
     return outcome in CLOSING_OUTCOMES
+
+
+def callback_number(caller_number: str | None, details: dict[str, Any] | None) -> str | None:
+    """The number to ring back: the line's caller id, else the first phone number the caller said
+    (nlu details ``phones``: ``{"value": digits, ...}``), else None."""
+    if caller_number:
+        return caller_number
+    for phone in (details or {}).get("phones") or ():
+        value = phone.get("value") if isinstance(phone, dict) else None
+        if value:
+            return str(value)
+    return None
 
 
 def closes_on_accept(trigger: str) -> bool:

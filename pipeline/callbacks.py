@@ -3,7 +3,8 @@
 An emergency or urgent handoff that no agent took, because the caller hung up, the line dropped,
 the service restarted, or (emergencies) nobody accepted it within ``emergency_accept_timeout_s``,
 becomes a task that stays at the top of every console that may see it until an agent records what
-happened. The rules are in pipeline/callback_rules.py; the store opens the tasks of an ending call
+happened; and a waiting caller of any urgency may ask for one (``open_requested``, from
+pipeline/waiting.py). The rules are in pipeline/callback_rules.py; the store opens the tasks of an ending call
 in the same transaction as the call's end (Store.end_call). Here: the other triggers, the agents'
 outcomes, and the watch that runs beside the service and announces each new task on the bus.
 
@@ -24,6 +25,7 @@ from pipeline import metrics
 from pipeline.bus import BusMessage, EventBus
 from pipeline.callback_rules import (
     ENDED_CALL_TRIGGERS,
+    callback_number,
     closes,
     closes_on_accept,
     left_by_previous_process,
@@ -67,6 +69,43 @@ class Callbacks:
             "service_restarted",
             utcnow(),
         )
+
+    def open_requested(self, handoff_id: str, now: datetime | None = None) -> tuple[Callback | None, bool]:
+        """The waiting caller asked to be called back (any urgency): the handoff leaves the waiting
+        queue as ``callback`` and gets its one task (trigger ``caller_asked``), in one transaction.
+
+        Returns (task, created). (None, False) when the handoff no longer waits (an agent took it
+        a moment ago, or the call ended): the caller is not told a call back is coming. A task the
+        handoff already had (an emergency that timed out) is returned with created False."""
+        now = now or utcnow()
+        with self.store.session() as s:
+            row = s.execute(
+                select(Handoff, Call.caller_number)
+                .join(Call, Call.id == Handoff.call_id)
+                .where(Handoff.id == handoff_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"No handoff with id {handoff_id!r}.")
+            handoff, number = row
+            # Conditional, like accepting: of an agent's accept and the caller's request, one wins.
+            moved = s.execute(
+                update(Handoff)
+                .where(Handoff.id == handoff_id, Handoff.status == "waiting")
+                .values(status="callback")
+            )
+            if not cast(CursorResult[Any], moved).rowcount:
+                s.rollback()
+                return None, False
+            number = callback_number(number, handoff.details)
+            fields = task_fields(new_id(), handoff, number, "caller_asked", now)
+            insert_new(s, Callback, [fields], unique="handoff_id")
+            s.commit()
+        made = self._by_ids([fields["id"]])
+        if made:
+            return made[0], True
+        with self.store.session() as s:
+            query = select(Callback).where(Callback.handoff_id == handoff_id)
+            return s.scalar(query.options(selectinload(Callback.attempts))), False
 
     def _open(self, wanted: Any, trigger: str, now: datetime) -> list[Callback]:
         with self.store.session() as s:

@@ -2,7 +2,8 @@
 knowledge base and the policy, then the action (answer, clarify, work order, handoff, rating).
 
 Once a person has the call (or the caller waits for one) the bot decides nothing: the transcript
-keeps growing on the agent's screen, and only danger is still listened for.
+keeps growing on the agent's screen; while the caller waits, pipeline/waiting.py still listens for
+danger, urgency and "call me back" / "I'll wait".
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pipeline.call_context import CallContext
 from pipeline.handoff_flow import HandoffFlow, record_decision
 from pipeline.playback import Playback
 from pipeline.policy import Decision, DialogueState, decide
+from pipeline.waiting import Waiting
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ class Conversation:
         self.awaiting_rating = False
         self.bridged = False
         """A person is talking with the caller: the bot neither decides nor speaks."""
+        self.waiting: Waiting | None = None
+        """The waiting caller's unit (announcements, call back); without it only danger is screened."""
         self.hangup = asyncio.Event()
         """Set when the bot has ended the call (goodbye, silence); the transport then closes."""
         self.end_reason = ""
@@ -73,7 +77,9 @@ class Conversation:
         if ctx.handoff_id:
             # Already with (or waiting for) a person: the transcript keeps growing on their screen.
             ctx.publish_transcript("caller", final.text, utterance.seq)
-            if not self.bridged:
+            if not self.bridged and self.waiting is not None:
+                await self.waiting.hear(final.text, language)
+            elif not self.bridged:
                 await self.handoffs.escalate_if_danger(final.text, language)
             return
         if self.awaiting_rating:

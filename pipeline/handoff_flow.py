@@ -1,22 +1,25 @@
 """Handing the caller to a person: the record first, then what the caller hears; escalation of a
-waiting handoff when a later turn reveals danger.
+waiting handoff when a later turn reveals danger (to emergency) or urgency (routine to urgent).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 from pipeline import metrics
 from pipeline.call_context import CallContext
 from pipeline.playback import Playback
 from pipeline.policy import Decision
-from pipeline.routing import QueueItem, can_be_served, queue_position
+from pipeline.routing import URGENCY_RANK, QueueItem, can_be_served, queue_position
 
 
 class HandoffFlow:
     def __init__(self, ctx: CallContext, playback: Playback) -> None:
         self.ctx = ctx
         self.playback = playback
+        self.on_waiting: Callable[[], None] | None = None
+        """Called once a non-emergency caller waits in the queue (the session starts pipeline/waiting.py)."""
 
     async def handoff(self, decision: Decision) -> None:
         ctx = self.ctx
@@ -51,10 +54,11 @@ class HandoffFlow:
         position = await self.position()
         if position is None:
             await self.playback.say(v.prompt_text("no_agent_callback", lang))
-            return
-        await self.playback.say(
-            f"{v.prompt_text('connecting_agent', lang)} {v.prompt_text('queue_position', lang, n=position)}"
-        )
+        else:
+            place = v.prompt_text("queue_position", lang, n=position)
+            await self.playback.say(f"{v.prompt_text('connecting_agent', lang)} {place}")
+        if self.on_waiting is not None:
+            self.on_waiting()
 
     async def position(self) -> int | None:
         """The caller's place in the queue, or None when no agent could take this handoff."""
@@ -70,12 +74,22 @@ class HandoffFlow:
     async def escalate_if_danger(self, text: str, language: str) -> bool:
         """A later turn that reveals danger (while waiting for a person, or answering the rating
         question) escalates at once: a waiting handoff becomes an emergency at the top of the queue,
-        or a new emergency handoff is made. True when it did."""
+        or a new emergency handoff is made. While waiting, a turn the classifier rates urgent raises
+        a routine handoff to urgent, ahead of every routine caller, and the caller hears their new
+        place. True when it escalated."""
         ctx = self.ctx
         understanding = await ctx.work(ctx.services.understander.understand, text, language)
-        if not understanding.facts.emergency:
+        facts = understanding.facts
+        if facts.emergency or facts.urgency == "emergency":
+            level = "emergency"
+            why = facts.emergency_reason or f"classifier urgency emergency ({facts.confidence:.2f})"
+            reason = f"emergency: {why}"
+        elif facts.urgency == "urgent" and ctx.handoff_id:
+            level, reason = "urgent", f"urgent: classifier urgency urgent ({facts.confidence:.2f})"
+        else:
             return False
-        reason = f"emergency: {understanding.facts.emergency_reason}"
+        if ctx.handoff_id and URGENCY_RANK[level] >= URGENCY_RANK.get(ctx.handoff_urgency or "routine", 2):
+            return False
         ctx.understood = understanding
         if not ctx.handoff_id:
             decision = Decision("handoff", reason, "emergency", state=replace(ctx.state, handed_off=True))
@@ -83,25 +97,28 @@ class HandoffFlow:
             ctx.state = decision.state
             await self.handoff(decision)
             return True
-        if ctx.handoff_urgency == "emergency":
-            return False
         handoff = await ctx.work(
-            ctx.services.store.update_handoff, ctx.handoff_id, urgency="emergency", reason=reason
+            ctx.services.store.update_handoff, ctx.handoff_id, urgency=level, reason=reason
         )
-        ctx.handoff_urgency = "emergency"
-        await ctx.work(ctx.services.store.add_decision, ctx.call_id, "escalate", reason, urgency="emergency")
+        ctx.handoff_urgency = level
+        await ctx.work(ctx.services.store.add_decision, ctx.call_id, "escalate", reason, urgency=level)
         bus = ctx.services.bus
         bus.publish(
             "handoff.updated",
             handoff_id=handoff.id,
             call_id=ctx.call_id,
             status=handoff.status,
-            urgency="emergency",
+            urgency=level,
         )
         bus.publish("queue.changed", reason="handoff.escalated", handoff_id=handoff.id)
-        await ctx.caller.send_json({"type": "handoff", "handoff_id": handoff.id, "urgency": "emergency"})
-        if handoff.status == "waiting":
-            await self.playback.say(self.playback.voice.prompt_text("emergency", ctx.language))
+        await ctx.caller.send_json({"type": "handoff", "handoff_id": handoff.id, "urgency": level})
+        if handoff.status != "waiting":
+            return True
+        v = self.playback.voice
+        if level == "emergency":
+            await self.playback.say(v.prompt_text("emergency", ctx.language))
+        elif (position := await self.position()) is not None:
+            await self.playback.say(v.prompt_text("waiting_moved_up", ctx.language, n=position))
         return True
 
 

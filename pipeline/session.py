@@ -7,6 +7,7 @@ The session is the lifecycle and the wiring; each concern is its own unit, shari
 - ``Playback`` (pipeline/playback.py): the bot's voice, barge-in;
 - ``Conversation`` (pipeline/conversation.py): each turn through classifier, knowledge base, policy;
 - ``HandoffFlow`` (pipeline/handoff_flow.py): handing to a person, escalation on danger;
+- ``Waiting`` (pipeline/waiting.py): the waiting caller's place and wait, "call me back";
 - ``Bridge`` (pipeline/bridge.py): agent and listener legs, hold and mute.
 
 The session never knows which transport a leg is (WebSocket, WebRTC, SIP): legs are pipeline/legs.py.
@@ -31,6 +32,7 @@ from pipeline.playback import Playback
 from pipeline.policy import Decision, on_silence
 from pipeline.recognition import Recognition
 from pipeline.recording import WavRecorder, call_recording_dir
+from pipeline.waiting import Waiting
 
 __all__ = ["CallSession", "CallStart", "SessionServices", "work_order_reference"]
 
@@ -46,6 +48,15 @@ class CallSession:
         self.handoffs = HandoffFlow(self.ctx, self.playback)
         self.conversation = Conversation(self.ctx, self.playback, self.handoffs)
         self.bridge = Bridge(self.ctx, self.playback, self._agent_recorder)
+        self.waiting = Waiting(
+            self.ctx,
+            self.playback,
+            self.handoffs,
+            self._caller_turn_in_progress,
+            self.conversation.end_by_bot,
+        )
+        self.handoffs.on_waiting = self.waiting.start
+        self.conversation.waiting = self.waiting
         bytes_per_sample = 2 if start.encoding == "pcm16" else 1
         self.recognition = Recognition(start.sample_rate, bytes_per_sample, self._on_asr_event)
         self._turn_q: asyncio.Queue[FinalTranscript | None] = asyncio.Queue()
@@ -142,6 +153,7 @@ class CallSession:
         ctx = self.ctx
         if ctx.ended:
             return
+        self.waiting.stop()
         if drain:
             await self.recognition.drain(30)
             await self._turn_q.put(None)
@@ -173,6 +185,7 @@ class CallSession:
     async def connect_agent(self, leg: Leg) -> None:
         """An agent's leg joins: the bot says so and steps back; the caller and agent hear each other."""
         self.conversation.bridged = True
+        self.waiting.stop()
         await self.bridge.connect_agent(leg)
 
     async def agent_audio(self, party_id: str, pcm: bytes) -> None:
@@ -186,6 +199,8 @@ class CallSession:
         was = await self.bridge.disconnect_agent(party_id)
         if not self.bridge.connected:
             self.conversation.bridged = False
+            if not end_call:
+                self.waiting.start()  # transferred or dropped: the caller waits for the next person
         if was and end_call and not self.bridge.connected and not self.ended:
             await self.playback.say(self.voice.prompt_text("goodbye", self.language))
             await self.conversation.end_by_bot("agent_hung_up")

@@ -160,6 +160,7 @@ def build_session_services(
         recordings_dir=recordings_dir(settings),
         policy=PolicyConfig(kb_threshold=knowledge.threshold),
         silence_timeout_s=settings.silence_timeout_s,
+        waiting_announce_s=settings.waiting_announce_s,
         admission=Admission(settings.max_bot_calls or auto_capacity()),
         live_calls=LiveCalls(),
     )

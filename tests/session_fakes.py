@@ -45,11 +45,13 @@ class FakeRecognizer:
 
 
 EMERGENCY_WORDS = ("fire", "not breathing", "着火")
+URGENT_WORDS = ("urgent", "flooding", "漏水")
 
 
 class FakeUnderstander:
     def understand(self, text: str, language: str) -> Understanding:
         emergency = any(w in text for w in EMERGENCY_WORDS)
+        urgent = not emergency and any(w in text for w in URGENT_WORDS)
         intent = "ask_human" if "person" in text else None
         facts = TurnFacts(
             text,
@@ -57,7 +59,7 @@ class FakeUnderstander:
             topic=None if intent else "water",
             request_type=None if intent else "inquiry",
             intent=intent,
-            urgency="emergency" if emergency else "routine",
+            urgency="emergency" if emergency else "urgent" if urgent else "routine",
             confidence=0.9,
             emergency=emergency,
             emergency_reason="rule fire 'fire'" if emergency else "",
@@ -92,6 +94,7 @@ class FakeCall:
         admission: Admission | None = None,
         store: Store | None = None,
         bus: EventBus | None = None,
+        waiting_announce_s: float = 30.0,
         **start: Any,
     ) -> None:
         self.store = store or Store(f"sqlite:///{tmp / 'calls.db'}")
@@ -106,6 +109,7 @@ class FakeCall:
             recordings_dir=tmp / "recordings",
             silence_timeout_s=silence_timeout_s,
             admission=admission,
+            waiting_announce_s=waiting_announce_s,
         )
         self.sent: list[dict[str, Any]] = []
         self.audio_out: list[bytes] = []

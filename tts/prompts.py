@@ -94,6 +94,35 @@ PROMPTS: Final[dict[str, dict[Lang, str]]] = {
         "en": "Sorry, we lost the connection to your agent. The next agent will be with you shortly. "
         "Please stay on the line.",
     },
+    "waiting_update": {
+        "zh": "您现在排在第{n}位，预计还要等大约{minutes}分钟。如果不想等，可以说“给我回电话”。",
+        "en": "You are number {n} in the queue. The wait is about {minutes} minutes. "
+        "If you would rather not wait, say call me back.",
+    },
+    "waiting_update_soon": {
+        "zh": "您现在排在第{n}位，预计还要等大约1分钟。如果不想等，可以说“给我回电话”。",
+        "en": "You are number {n} in the queue. The wait is about 1 minute. "
+        "If you would rather not wait, say call me back.",
+    },
+    "waiting_moved_up": {
+        "zh": "我们已经为您优先排队，您现在排在第{n}位，请不要挂机。",
+        "en": "We have moved you up the queue. You are now number {n}. Please stay on the line.",
+    },
+    "waiting_keep": {
+        "zh": "好的，请您继续稍候，客服一有空就为您接通。",
+        "en": "All right. Please stay on the line, and the next free agent will take your call.",
+    },
+    "callback_confirmed": {
+        "zh": "好的，您不用再等了。我们会尽快给您回电，号码是{number}。感谢您的来电，再见。",
+        "en": "All right, you do not need to wait. We will call you back at {number} as soon as we can. "
+        "Thank you for calling. Goodbye.",
+    },
+    "callback_confirmed_no_number": {
+        # The line gave no caller id and the caller said no number: the agent reads the transcript.
+        "zh": "好的，您不用再等了。我们已经记下您的请求，客服会尽快联系您。感谢您的来电，再见。",
+        "en": "All right, you do not need to wait. We have recorded your request, and an agent will "
+        "contact you as soon as we can. Thank you for calling. Goodbye.",
+    },
     "confirm_phone": {
         # The number as the caller gave it: the normaliser reads it back digit by digit, in groups.
         "zh": "您的电话号码是{number}，对吗？",
