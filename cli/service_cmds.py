@@ -27,7 +27,7 @@ def register(groups: CommandGroups) -> None:
     def models() -> None:
         """List each configured model, where it resolves, and whether it loads."""
         from core.settings import get_settings
-        from models.registry import configured_models
+        from pipeline.model_registry import configured_models
 
         failed = 0
         typer.echo(f"{'role':<10} {'spec':<36} {'loads':<6} {'secs':>6}  location / error")

@@ -8,10 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from core.settings import Settings
-from models.registry import ModelStatus, configured_models
 from pipeline.bus import EventBus
 from pipeline.callbacks import Callbacks, announce
 from pipeline.db import Callback, utcnow
+from pipeline.model_registry import ModelStatus, configured_models
 from pipeline.session import SessionServices
 from pipeline.stages import build_session_services, warm_up
 from pipeline.store import Store

@@ -6,6 +6,7 @@ scripts/bootstrap.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy .
+echo "== import-linter"; .venv/bin/lint-imports
 echo "== pytest"
 set +e
 .venv/bin/python -m pytest "$@"

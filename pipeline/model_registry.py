@@ -1,4 +1,5 @@
-"""The configured models, where each resolves, and whether it loads: `triage models` and /health."""
+"""The configured models of every stage, where each resolves, and whether it loads: `triage models` and
+/health. It composes the stages (asr, nlu, kb, tts), so it lives in the call layer, not in models/."""
 
 from __future__ import annotations
 
