@@ -17,6 +17,7 @@ from pipeline.call_context import CallContext
 from pipeline.handoff_flow import HandoffFlow, record_decision
 from pipeline.playback import Playback
 from pipeline.policy import Decision, DialogueState, decide
+from pipeline.rating import parse_rating
 from pipeline.waiting import Waiting
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ class Conversation:
 
     async def _take_rating(self, text: str, language: str) -> None:
         ctx = self.ctx
-        value = _rating(text)
+        value = parse_rating(text, language)
         if value is not None:
             await ctx.work(ctx.services.store.rate_call, ctx.call_id, value)
         self.awaiting_rating = False
@@ -155,10 +156,3 @@ class Conversation:
         self.end_reason = reason
         await self.ctx.caller.send_json({"type": "hangup", "reason": reason})
         self.hangup.set()
-
-
-def _rating(text: str) -> int | None:
-    digits = {"1": 1, "2": 2, "3": 3, "4": 4, "5": 5, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5}
-    words = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
-    value = next((n for ch, n in digits.items() if ch in text), None)
-    return value or next((n for w, n in words.items() if w in text.lower()), None)

@@ -199,3 +199,19 @@ def test_mix_pads_and_clips() -> None:
     loud = np.full(4, 30000, "<i2").tobytes()
     out = np.frombuffer(mix(loud, loud[:4]), "<i2")
     assert list(out) == [32767, 32767, 30000, 30000]  # loud[:4] is two samples
+
+
+def test_the_rating_question_takes_the_callers_words_not_any_digit(tmp_path: Path) -> None:
+    async def rate(answer: str) -> int | None:
+        folder = tmp_path / answer.replace(" ", "_").replace(",", "").replace("'", "")
+        folder.mkdir()
+        call = FakeCall(folder)
+        await call.session.open()
+        call.session.conversation.awaiting_rating = True
+        await call.session.text(answer, "en")
+        await asyncio.wait_for(call.session.hangup.wait(), 5)
+        await call.session.close("goodbye")
+        return call.store.get_call(call.session.call_id).rating
+
+    assert asyncio.run(rate("five stars")) == 5
+    assert asyncio.run(rate("no thanks, I'm done")) is None
