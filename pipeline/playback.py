@@ -33,9 +33,11 @@ class Playback:
         return (self._speech is not None and not self._speech.done()) or time.monotonic() < self.playing_until
 
     async def say(self, text: str) -> None:
-        """Record the bot's words, then stream their audio."""
+        """Record the bot's words, then stream their audio (nothing once the call has ended)."""
         await self.finish()
         ctx = self.ctx
+        if ctx.ended:
+            return
         self.last_text = text
         said = await ctx.work(ctx.services.store.add_utterance, ctx.call_id, "bot", text, ctx.language)
         await ctx.caller.send_json({"type": "bot_text", "text": text, "language": ctx.language})
