@@ -206,7 +206,10 @@ class CallSummary(BaseModel):
 class HandoffSummary(BaseModel):
     id: str
     call_id: str
-    status: str = Field(description="waiting, accepted, resolved or abandoned (the caller hung up).")
+    status: str = Field(
+        description="waiting, accepted, resolved, abandoned (the caller hung up) or callback (the caller "
+        "asked to be called back instead of waiting)."
+    )
     urgency: str
     topic: str | None
     request_type: str | None
