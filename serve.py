@@ -12,6 +12,7 @@ import anyio
 from fastapi import FastAPI
 
 from api import agent_stream, agents, callbacks, callers, calls, health, metrics, recordings, workorders
+from api.call_rtc import router as call_rtc_router
 from api.console import mount_console
 from api.errors import install_error_handlers
 from api.softphone import router as softphone_router
@@ -54,6 +55,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     for module in (calls, agents, callbacks, agent_stream, workorders, callers, recordings, metrics):
         app.include_router(module.router)
     app.include_router(softphone_router)
+    app.include_router(call_rtc_router)
     mount_console(app)
     return app
 

@@ -212,7 +212,7 @@ class RtcPeer:
             return
         text = json.dumps(payload, ensure_ascii=False)
         channel = self._channel
-        if channel is None or channel.readyState != "open":
+        if channel is None or channel.readyState != "open" or self._pc.connectionState != "connected":
             self._pending.append(text)
             return
         channel.send(text)
@@ -292,6 +292,7 @@ class RtcPeer:
         self.stats.states.append(state)
         if state == "connected":
             self.connected.set()
+            self._flush_pending()
         elif state == "failed":
             self._remote_gone("connection_failed")
         elif state == "closed":
