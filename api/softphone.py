@@ -35,9 +35,11 @@ from pipeline.legs import Leg
 from pipeline.runtime import Runtime
 from pipeline.session import CallSession
 from pipeline.store import Store
-from transport.webrtc import RtcOfferError, RtcPeer
+from transport.webrtc import RtcOfferError, RtcOptions, RtcPeer
 
 log = logging.getLogger(__name__)
+LIVE = RtcOptions(live_latency_s=0.2)
+"""An agent or supervisor hears a live voice: at most 200 ms queued, older audio is dropped."""
 router = APIRouter(prefix="/v1/agents", tags=["softphone"])
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
@@ -251,7 +253,7 @@ async def connect(
     if old is not None:
         await old.end("replaced")
         await session.disconnect_agent(agent.id)
-    peer = RtcPeer()
+    peer = RtcPeer(options=LIVE)
 
     async def from_agent(pcm: bytes) -> None:
         await session.agent_audio(agent.id, pcm)
@@ -400,7 +402,7 @@ async def listen(
     old = phones.get(call_id, supervisor.id)
     if old is not None:
         await old.end("replaced")
-    peer = RtcPeer()  # what the supervisor's microphone sends, if anything, is dropped
+    peer = RtcPeer(options=LIVE)  # what the supervisor's microphone sends, if anything, is dropped
     answer = await _answer(peer, offer)
     phone = Phone(peer, session, supervisor.id, "listener")
     phones.by_party[(call_id, supervisor.id)] = phone

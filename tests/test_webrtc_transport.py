@@ -361,3 +361,17 @@ def test_an_offer_without_a_microphone_is_refused() -> None:
         return str(refused.value)
 
     assert "no audio" in asyncio.run(run())
+
+
+def test_a_live_feed_drops_late_audio_instead_of_falling_behind() -> None:
+    from transport.rtc_audio import PacedAudioTrack
+
+    live = PacedAudioTrack(live_latency_s=0.2)
+    queued = PacedAudioTrack()
+    second = pcm16(tone(440, 1.0, RATE))
+    for track in (live, queued):
+        track.push(second)  # a stalled loop delivers a second of speech at once
+    assert live.queued_s == pytest.approx(0.2, abs=0.001) and live.late_dropped_s == pytest.approx(
+        0.8, abs=0.001
+    )
+    assert queued.queued_s == pytest.approx(1.0, abs=0.001)  # the bot's speech is queued ahead on purpose

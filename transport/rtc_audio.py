@@ -38,8 +38,11 @@ class PacedAudioTrack(MediaStreamTrack):
 
     kind = "audio"
 
-    def __init__(self, max_queued_s: float = 600.0) -> None:
+    def __init__(self, max_queued_s: float = 600.0, live_latency_s: float | None = None) -> None:
         super().__init__()
+        self._live_bytes = int(live_latency_s * SAMPLE_RATE) * 2 if live_latency_s else None
+        """A live feed (another person's voice): audio queued beyond this is late, and the oldest
+        is dropped, so a stall of the event loop never turns into a lasting delay."""
         self.stereo = False
         """Hand the encoder two equal channels: set for Opus, whose encoder would otherwise upmix
         mono at -3 dB. G.711 encoders want mono (their downmix of two channels would clip)."""
@@ -50,6 +53,8 @@ class PacedAudioTrack(MediaStreamTrack):
         self._skip_next_byte = False
         self._start: float | None = None
         self._frames = 0
+        self.late_dropped_s = 0.0
+        """Seconds of live audio dropped because it was late (live_latency_s)."""
         self.played_s = 0.0
         """Seconds of queued (non-filler) audio handed to the encoder so far."""
         self.drained = asyncio.Event()
@@ -73,6 +78,10 @@ class PacedAudioTrack(MediaStreamTrack):
             )
             pcm = pcm[: max(room, 0)]
         self._queue += pcm
+        if self._live_bytes is not None and len(self._queue) > self._live_bytes:
+            late = len(self._queue) - self._live_bytes
+            del self._queue[: late - late % 2]
+            self.late_dropped_s += (late - late % 2) / 2 / SAMPLE_RATE
         self._odd_byte_pending = len(self._queue) % 2 == 1
         if self._queue:
             self.drained.clear()

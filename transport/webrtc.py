@@ -65,6 +65,10 @@ class RtcOptions:
     """Close when ICE and DTLS have not connected this long after the answer."""
     max_queued_audio_s: float = 600.0
     """Outbound audio beyond this much queued is dropped with a warning."""
+    live_latency_s: float | None = None
+    """For a live voice (an agent's softphone, a listen-in): outbound audio queued beyond this is
+    late and the oldest is dropped, keeping mouth-to-ear delay bounded when the service is busy.
+    None for the bot's speech, which is queued ahead of playback on purpose."""
     max_pending_json: int = 256
     """Messages kept for the data channel before it opens (the oldest go first)."""
 
@@ -124,7 +128,7 @@ class RtcPeer:
         or what ``close(reason)`` was given."""
         servers = [RTCIceServer(urls=url) for url in self.options.ice_servers]
         self._pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
-        self._out = PacedAudioTrack(self.options.max_queued_audio_s)
+        self._out = PacedAudioTrack(self.options.max_queued_audio_s, self.options.live_latency_s)
         self._channel: RTCDataChannel | None = None
         self._pending: deque[str] = deque(maxlen=self.options.max_pending_json)
         self._inbox: asyncio.Queue[dict[str, Any] | None] = asyncio.Queue()
