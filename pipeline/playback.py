@@ -68,9 +68,17 @@ class Playback:
 
     async def _stream(self, text: str, language: str) -> None:
         ctx = self.ctx
-        chunks: Iterator[bytes] = await ctx.work(self.voice.speak, text, language)
+        try:
+            chunks: Iterator[bytes] = await ctx.work(self.voice.speak, text, language)
+        except RuntimeError:  # the call ended (its work thread is gone) before the bot spoke
+            if ctx.ended:
+                return
+            raise
         try:
             await self._play(chunks)
+        except RuntimeError:
+            if not ctx.ended:
+                raise
         finally:
             # On barge-in this task is cancelled: stop synthesising the rest, in the thread that owns it.
             close = getattr(chunks, "close", None)
