@@ -164,9 +164,7 @@ class CallSession:
         s = ctx.services
         if s.live_calls is not None:
             s.live_calls.remove(ctx.call_id)
-        if s.admission is not None and self.admitted:
-            s.admission.release()
-            self.admitted = False
+        self._release_bot_slot()
         self.playback.stop()
         for task in self._tasks:
             task.cancel()
@@ -259,6 +257,16 @@ class CallSession:
             finally:
                 self._turn_busy = False
                 self.ctx.touch()
+                if self.ctx.handoff_id:
+                    self._release_bot_slot()
+
+    def _release_bot_slot(self) -> None:
+        """A caller handed to a person no longer needs the bot: their place is free for the next
+        caller (their words are still transcribed for the agent and screened for danger)."""
+        admission = self.ctx.services.admission
+        if admission is not None and self.admitted:
+            admission.release()
+            self.admitted = False
 
     # --- silence ---------------------------------------------------------------------------------
     def _caller_turn_in_progress(self) -> bool:

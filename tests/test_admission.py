@@ -72,3 +72,24 @@ def test_health_and_metrics_say_saturated(tmp_path: Path) -> None:
     assert "triage_calls_deferred_total" in generate_latest().decode()
     admission.release()
     assert "triage_saturated 0.0" in generate_latest().decode()
+
+
+def test_a_caller_handed_to_a_person_frees_their_bot_place(tmp_path: Path) -> None:
+    async def run() -> tuple[bool, bool]:
+        admission = Admission(1)
+        store, bus = Store(f"sqlite:///{tmp_path / 'calls.db'}"), EventBus()
+        first = FakeCall(tmp_path, admission=admission, store=store, bus=bus, silence_timeout_s=60)
+        await first.session.open()
+        await first.session.text("I want to talk to a person", "en")
+        await first.wait_for(lambda m: m["type"] == "handoff")
+        await asyncio.sleep(0.1)
+        second = FakeCall(tmp_path, admission=admission, store=store, bus=bus, silence_timeout_s=60)
+        await second.session.open()
+        admitted = second.session.admitted
+        await second.session.close("caller_hung_up")
+        await first.session.close("caller_hung_up")
+        return admitted, admission.active == 0
+
+    admitted, all_free = asyncio.run(run())
+    assert admitted  # the first caller waits for a person, not for the bot
+    assert all_free  # and nothing is released twice or kept
