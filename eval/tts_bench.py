@@ -48,8 +48,8 @@ ISSUE_SENTENCES: dict[Lang, list[str]] = {
     ],
 }
 PROMPT_VALUES: dict[Lang, dict[str, object]] = {
-    "zh": {"n": 3, "topic": "供水", "reference": "325618", "number": "13812345678"},
-    "en": {"n": 3, "topic": "water supply", "reference": "325618", "number": "13812345678"},
+    "zh": {"n": 3, "topic": "供水", "reference": "325618", "number": "13812345678", "minutes": 3},
+    "en": {"n": 3, "topic": "water supply", "reference": "325618", "number": "13812345678", "minutes": 3},
 }
 
 
