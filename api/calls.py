@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, HTTPException, UploadFile, WebSocket, We
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from api.deps import get_runtime
+from pipeline.keypad import KEYS
 from pipeline.runtime import Runtime
 from pipeline.session import CallSession, CallStart
 
@@ -144,8 +145,20 @@ async def call_stream(ws: WebSocket) -> None:
                 except (TypeError, ValueError) as e:
                     await send_json({"type": "error", "message": f"Bad rating: {e}"})
                 continue
+            if kind == "dtmf":
+                digit = control.get("digit")
+                if not isinstance(digit, str) or len(digit) != 1 or digit.upper() not in KEYS:
+                    await send_json(
+                        {"type": "error", "message": f"Bad dtmf digit {digit!r}: one of 0-9 * # A-D."}
+                    )
+                    continue
+                await session.dtmf(digit.upper())
+                continue
             await send_json(
-                {"type": "error", "message": f"Unknown message type {kind!r}: use hangup, rating or text."}
+                {
+                    "type": "error",
+                    "message": f"Unknown message type {kind!r}: use hangup, text, dtmf or rating.",
+                }
             )
     except WebSocketDisconnect:
         reason, status = "caller_dropped", "dropped"

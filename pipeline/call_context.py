@@ -77,6 +77,8 @@ class CallContext:
     handoff_urgency: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
     understood: Understanding | None = None
+    expects_number: bool = False
+    """The bot has just asked the caller for a number: they may key it, ending with '#'."""
     ended: bool = False
     speech_end_wall: float | None = None
     """When the caller's last utterance ended (wall clock), until the bot's answer starts."""

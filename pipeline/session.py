@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import Awaitable, Callable
 
 from core.events import AsrEvent, FinalTranscript, PartialTranscript, SpeechStarted, SpeechStopped
 from pipeline import metrics
@@ -27,6 +28,7 @@ from pipeline.bridge import Bridge
 from pipeline.call_context import CallContext, CallStart, SessionServices
 from pipeline.conversation import Conversation, work_order_reference
 from pipeline.handoff_flow import HandoffFlow
+from pipeline.keypad import Keypad, prompt_key
 from pipeline.legs import Leg, SendAudio, SendJson
 from pipeline.playback import Playback
 from pipeline.policy import Decision, on_silence
@@ -59,7 +61,10 @@ class CallSession:
         self.conversation.waiting = self.waiting
         bytes_per_sample = 2 if start.encoding == "pcm16" else 1
         self.recognition = Recognition(start.sample_rate, bytes_per_sample, self._on_asr_event)
-        self._turn_q: asyncio.Queue[FinalTranscript | None] = asyncio.Queue()
+        self._turn_q: asyncio.Queue[FinalTranscript | Callable[[], Awaitable[None]] | None] = asyncio.Queue()
+        self.keypad = Keypad(
+            self.ctx, self.playback, self.handoffs, self.conversation, self._turn_q.put, self.text
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self._in_utterance = False
         """Between the caller's speech onset and its final transcript (however slow the decode)."""
@@ -119,7 +124,7 @@ class CallSession:
         if s.admission is not None:
             self.admitted = s.admission.try_admit()
         if self.admitted:
-            await self.playback.say(self.voice.prompt_text("greeting", ctx.language))
+            await self.playback.say(self.voice.prompt_text(prompt_key(ctx, "greeting"), ctx.language))
         else:
             # Everyone would wait if the bot took one more call: this caller goes to a person now,
             # and what they say is still screened (a danger word raises the handoff to emergency).
@@ -145,6 +150,10 @@ class CallSession:
         self.ctx.touch()
         await self._turn_q.put(FinalTranscript(text.strip(), language, now, now, confidence=1.0))
 
+    async def dtmf(self, digit: str) -> None:
+        """A key the caller pressed (0-9 * # A-D; ValueError for anything else): pipeline/keypad.py."""
+        await self.keypad.press(digit)
+
     async def rate(self, value: int) -> None:
         await self.ctx.work(self.ctx.services.store.rate_call, self.call_id, value)
 
@@ -154,6 +163,7 @@ class CallSession:
         if ctx.ended:
             return
         self.waiting.stop()
+        self.keypad.stop()
         if drain:
             await self.recognition.drain(30)
             await self._turn_q.put(None)
@@ -253,7 +263,10 @@ class CallSession:
         while (final := await self._turn_q.get()) is not None:
             self._turn_busy = True
             try:
-                await self.conversation.handle(final)
+                if isinstance(final, FinalTranscript):
+                    await self.conversation.handle(final)
+                else:  # a keypad action, in turn with what the caller says
+                    await final()
             finally:
                 self._turn_busy = False
                 self.ctx.touch()

@@ -9,8 +9,9 @@ emergency prompt, never this: the loop ends as soon as the handoff is an emergen
 Each turn while waiting (``hear``) is screened first (pipeline/handoff_flow.py: danger makes it an
 emergency, an urgent turn moves a routine caller up), then read for a waiting intent
 (pipeline/waiting_intents.py): "call me back" opens the handoff's call-back task, which takes it out
-of the queue, and the call ends with a confirmation naming the number we will ring; "I'll wait"
-is acknowledged and the caller stays in the queue.
+of the queue, and the call ends with a confirmation naming the number we will ring (a caller with
+no caller id is first asked for it, and may say it or key it); "I'll wait" is acknowledged and the
+caller stays in the queue.
 
 A caller whose handoff is an emergency is not sent away by "call me back": they stay on the line
 for the emergency operator (hanging up still opens a task, pipeline/callback_rules.py).
@@ -30,6 +31,7 @@ from pipeline.call_context import CallContext
 from pipeline.callbacks import Callbacks, announce
 from pipeline.db import Handoff
 from pipeline.handoff_flow import HandoffFlow
+from pipeline.keypad import number_in, prompt_key
 from pipeline.playback import Playback
 from pipeline.routing import agent_can_take, queue_position
 from pipeline.store import Store, _aware, handoff_queue_item
@@ -171,7 +173,20 @@ class Waiting:
         elif ctx.handoff_urgency == "emergency":
             return
         intent = waiting_intent(text, language, callback_offered=self.offered)
-        if intent == "call_back":
+        if ctx.expects_number:  # the answer to "which number should we call you back on?"
+            ctx.expects_number = False
+            if number := number_in(text):
+                await ctx.work(ctx.services.store.update_call, ctx.call_id, caller_number=number)
+            if number or intent != "wait":
+                await self.call_back()
+                return
+        if intent == "call_back" and not ctx.start.caller_number:
+            # No caller id: ask for the number (said, or keyed ending with '#': pipeline/keypad.py).
+            ctx.expects_number = True
+            v = self.playback.voice
+            await self.playback.say(v.prompt_text(prompt_key(ctx, "callback_ask_number"), ctx.language))
+            self._last = time.monotonic()
+        elif intent == "call_back":
             await self.call_back()
         elif intent == "wait":
             await self.playback.say(self.playback.voice.prompt_text("waiting_keep", ctx.language))

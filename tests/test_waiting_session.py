@@ -162,6 +162,8 @@ def test_a_routine_caller_without_a_number_in_mandarin_gets_a_task_too(tmp_path:
         call = await waiting_call(tmp_path, interval_s=0.4)
         await call.wait_for(lambda m: m["type"] == "bot_text" and m["text"].startswith("WAITING_UPDATE"))
         await call.session.text("我不等了", "zh")  # answers the offer the announcement made
+        await call.wait_for(lambda m: m["type"] == "bot_text" and m["text"] == "CALLBACK_ASK_NUMBER")
+        await call.session.text("我没有电话", "zh")  # no caller id and no number given
         await asyncio.wait_for(call.session.hangup.wait(), 5)
         await call.session.close(call.session.end_reason)
         return call

@@ -14,8 +14,18 @@ from tts.interface import Lang
 
 PROMPTS: Final[dict[str, dict[Lang, str]]] = {
     "greeting": {
+        "zh": "您好，这里是12345市民服务热线，随时按0转人工。请问有什么可以帮您？",
+        "en": "Hello, this is the 12345 city service hotline. Press 0 at any time for a person. "
+        "How can I help you?",
+    },
+    "greeting_no_keypad": {
+        # Callers with no keypad (the web caller page, uploaded recordings).
         "zh": "您好，这里是12345市民服务热线。请问有什么可以帮您？",
         "en": "Hello, this is the 12345 city service hotline. How can I help you?",
+    },
+    "keypad_help": {
+        "zh": "如需人工服务请按0，重听请按星号键。",
+        "en": "To talk to a person, press 0. To hear that again, press star.",
     },
     "did_that_help": {
         "zh": "请问这个回答对您有帮助吗？",
@@ -122,6 +132,15 @@ PROMPTS: Final[dict[str, dict[Lang, str]]] = {
         "zh": "好的，您不用再等了。我们已经记下您的请求，客服会尽快联系您。感谢您的来电，再见。",
         "en": "All right, you do not need to wait. We have recorded your request, and an agent will "
         "contact you as soon as we can. Thank you for calling. Goodbye.",
+    },
+    "callback_ask_number": {
+        "zh": "好的。请问我们打哪个号码给您回电？请说出号码，或者在键盘上输入，以井号键结束。",
+        "en": "All right. Which number should we call you back on? "
+        "Say it, or key it in followed by the hash key.",
+    },
+    "callback_ask_number_no_keypad": {
+        "zh": "好的。请问我们打哪个号码给您回电？请说出号码。",
+        "en": "All right. Which number should we call you back on? Please say it.",
     },
     "confirm_phone": {
         # The number as the caller gave it: the normaliser reads it back digit by digit, in groups.
