@@ -19,6 +19,7 @@ from api.softphone import router as softphone_router
 from core.settings import get_settings
 from pipeline.callbacks import CallbackWatch
 from pipeline.runtime import Runtime
+from transport.sip.lifecycle import start_sip
 
 
 @asynccontextmanager
@@ -32,7 +33,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     watch = asyncio.create_task(
         CallbackWatch(runtime.store, runtime.bus, runtime.settings.emergency_accept_timeout_s).run()
     )
+    sip = await start_sip(runtime)  # phone calls from a PBX or SIP trunk when TRIAGE_SIP_ENABLED
+    app.state.sip = sip
     yield
+    if sip is not None:
+        await sip.stop()
     watch.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watch

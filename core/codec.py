@@ -1,4 +1,4 @@
-"""Telephone and web audio codecs shared by every stage: PCM16, G.711 mu-law, resampling.
+"""Telephone and web audio codecs shared by every stage: PCM16, G.711 mu-law and A-law, resampling.
 
 Internally audio is mono float32 in [-1, 1]; on the wire it is PCM16 little-endian or mu-law bytes.
 """
@@ -64,6 +64,38 @@ def mulaw_encode(samples: np.ndarray) -> bytes:
     exponent = np.clip(exponent, 0, 7)
     mantissa = (magnitude >> (exponent + 3)) & 0x0F
     code = ~(sign | (exponent << 4) | mantissa) & 0xFF
+    return code.astype(np.uint8).tobytes()
+
+
+def _build_alaw_table() -> np.ndarray:
+    codes = np.arange(256, dtype=np.int32) ^ 0x55
+    sign = codes & 0x80
+    exponent = (codes >> 4) & 0x07
+    mantissa = codes & 0x0F
+    magnitude = np.where(
+        exponent == 0, (mantissa << 4) + 8, ((mantissa << 4) + 0x108) << np.maximum(exponent - 1, 0)
+    )
+    return np.where(sign != 0, magnitude, -magnitude).astype(np.int16)
+
+
+_ALAW_TO_PCM = _build_alaw_table()
+
+
+def alaw_decode(data: bytes) -> np.ndarray:
+    """G.711 A-law bytes -> float32 samples (SIP payload type 8, PCMA: the usual codec outside
+    North America and Japan, China's trunks included)."""
+    codes = np.frombuffer(data, dtype=np.uint8)
+    return _ALAW_TO_PCM[codes].astype(np.float32) / 32768.0
+
+
+def alaw_encode(samples: np.ndarray) -> bytes:
+    """float32 samples -> G.711 A-law bytes (the standard segment encoder, ITU-T G.711)."""
+    pcm = _to_int16(samples)
+    sign = np.where(pcm >= 0, 0x80, 0x00)
+    magnitude = np.minimum(np.where(pcm >= 0, pcm, -pcm - 1), 32767) >> 3  # 13-bit magnitude
+    exponent = np.clip(np.floor(np.log2(np.maximum(magnitude, 1))).astype(np.int32) - 4, 0, 7)
+    mantissa = np.where(exponent < 2, magnitude >> 1, magnitude >> exponent) & 0x0F
+    code = (sign | (exponent << 4) | mantissa) ^ 0x55
     return code.astype(np.uint8).tobytes()
 
 

@@ -209,6 +209,23 @@ class Settings(BaseSettings):
         "`triage recordings purge`; 0 keeps them forever.",
     )
 
+    # --- phone calls over SIP (transport/sip, docs/telephony.md) ------------------------------------
+    sip_enabled: bool = Field(
+        False,
+        description="Answer SIP calls from a PBX, SIP trunk or SBC (UDP and TCP) on sip_listen:sip_port.",
+    )
+    sip_listen: str = Field("0.0.0.0", description="Address the SIP and RTP sockets bind to.")
+    sip_port: int = Field(5060, ge=0, le=65535, description="SIP port (UDP and TCP); 0 picks a free one.")
+    sip_advertised_address: str = Field(
+        "",
+        description="Address put in Contact, Via and SDP for the PBX to reach us (behind NAT: the public "
+        "or PBX-facing address); empty uses sip_listen, or 127.0.0.1 when that is 0.0.0.0.",
+    )
+    sip_rtp_port_min: int = Field(
+        10000, ge=0, le=65535, description="Lowest RTP port (even); 0 takes any free port for each call."
+    )
+    sip_rtp_port_max: int = Field(20000, ge=0, le=65535, description="Highest RTP port.")
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -17,6 +17,9 @@ command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 [ -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || need_apt+=(fonts-wqy-microhei)
+# baresip + sip-tester (SIPp): independent SIP phones for the SIP endpoint's tests (tests/test_sip_*.py).
+command -v baresip >/dev/null 2>&1 || need_apt+=(baresip)
+command -v sipp >/dev/null 2>&1 || need_apt+=(sip-tester)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = "0" ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
     die "missing system packages: ${need_apt[*]}. Install them as root: apt-get install -y ${need_apt[*]}"
