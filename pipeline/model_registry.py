@@ -104,7 +104,9 @@ def _load_kb(s: Settings) -> Any:
 def _load_nlu(s: Settings) -> Any:
     from nlu.classifier import ClassifierOptions, IntentClassifier
 
-    options = ClassifierOptions(device=s.device, threads=s.cpu_threads)
+    # cache_dir: the emergency bank's embeddings are encoded once per encoder and bank text, not at
+    # every start (thousands of phrasings through two encoders took minutes of each start-up).
+    options = ClassifierOptions(device=s.device, threads=s.cpu_threads, cache_dir=s.cache_dir)
     return IntentClassifier.load(_nlu_dir(s), options)
 
 
