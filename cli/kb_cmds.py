@@ -17,6 +17,10 @@ if TYPE_CHECKING:
 KbOpt = Annotated[
     Path | None, typer.Option("--kb", help="Knowledge-base file (.jsonl/.csv/.yaml); default: settings.")
 ]
+BENCHMARK_HELP = (
+    "A folder with kb.jsonl + qrels.jsonl (or queries.jsonl), or a set name under shared/benchmarks/faq "
+    "(covidfaq_en): evaluates on its KB and its queries."
+)
 EncoderOpt = Annotated[str | None, typer.Option("--encoder", help="Sentence encoder; default: settings.")]
 
 
@@ -144,7 +148,10 @@ def register(groups: CommandGroups) -> None:
 
     @eval_app.command("kb")
     def eval_kb(
-        queries: Annotated[Path, typer.Option(help="JSONL {text, answer_id}; null = no answer.")],
+        queries: Annotated[
+            Path | None, typer.Option(help="JSONL {text, answer_id[, relevant]}; null = no answer.")
+        ] = None,
+        benchmark: Annotated[str | None, typer.Option(help=BENCHMARK_HELP)] = None,
         kb: KbOpt = None,
         encoder: EncoderOpt = None,
         json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
@@ -157,10 +164,19 @@ def register(groups: CommandGroups) -> None:
         ),
     ) -> None:
         """Recall@1/@5, MRR, answered precision and answer rate at the configured threshold."""
-        from eval.kb_eval import plot_curve
+        from eval.kb_eval import QueryFileError, benchmark_files, plot_curve
         from eval.runner import run_task
         from eval.tasks import load_task, with_overrides
 
+        if benchmark:
+            try:
+                bench_kb, bench_queries = benchmark_files(benchmark)
+            except QueryFileError as e:
+                _fail(str(e))
+            kb, queries = kb or bench_kb, queries or bench_queries
+        if queries is None:
+            _fail("give --queries FILE or --benchmark NAME|FOLDER")
+        assert queries is not None
         # The same code path as `triage eval run kb`: the shipped task, pointed at these queries.
         options = {"kb": str(kb) if kb else None, "encoder": encoder, "question_lang": question_lang}
         spec = with_overrides(load_task("kb"), [queries], options)

@@ -29,6 +29,14 @@ class KbQuery:
     text: str
     answer_id: str | None
     lang: str
+    relevant: frozenset[str] = frozenset()
+    """Every entry that answers it (qrels); empty means just ``answer_id``."""
+
+    @property
+    def right_ids(self) -> frozenset[str]:
+        if self.relevant:
+            return self.relevant
+        return frozenset() if self.answer_id is None else frozenset([self.answer_id])
 
 
 @dataclass(frozen=True)
@@ -74,10 +82,36 @@ def load_queries(path: str | Path) -> list[KbQuery]:
         if not isinstance(text, str) or not text.strip():
             raise QueryFileError(f"{path}, line {n}: 'text' must be a non-empty string")
         lang = row.get("lang") or detect_lang(text)
-        out.append(KbQuery(text, None if answer_id is None else str(answer_id), lang))
+        relevant = row.get("relevant") or {}
+        if not isinstance(relevant, dict | list):
+            raise QueryFileError(f"{path}, line {n}: 'relevant' must map entry ids to grades")
+        rel = frozenset(str(r) for r in relevant)
+        out.append(KbQuery(text, None if answer_id is None else str(answer_id), lang, rel))
     if not out:
         raise QueryFileError(f"{path}: no queries")
     return out
+
+
+BENCHMARKS = Path(__file__).resolve().parent.parent.parent / "shared" / "benchmarks" / "faq"
+
+
+def benchmark_files(name_or_path: str | Path) -> tuple[Path, Path]:
+    """(kb.jsonl, queries) of a benchmark folder, or of a set under shared/benchmarks/faq by name;
+    the queries are qrels.jsonl when there is one (several entries can be right), else queries.jsonl."""
+    folder = Path(name_or_path)
+    if not folder.is_dir():
+        folder = BENCHMARKS / str(name_or_path)
+    if not folder.is_dir():
+        raise QueryFileError(
+            f"benchmark {name_or_path!r} not found: give a folder with kb.jsonl and queries.jsonl "
+            f"(or qrels.jsonl), or a set name under {BENCHMARKS}"
+        )
+    kb = folder / "kb.jsonl"
+    queries = folder / "qrels.jsonl" if (folder / "qrels.jsonl").is_file() else folder / "queries.jsonl"
+    missing = [p.name for p in (kb, queries) if not p.is_file()]
+    if missing:
+        raise QueryFileError(f"benchmark {folder} lacks {', '.join(missing)}")
+    return kb, queries
 
 
 def restrict_questions(entries: list[KbEntry], lang: str) -> list[KbEntry]:
@@ -96,7 +130,8 @@ def run_queries(kb: KnowledgeBase, queries: list[KbQuery], k: int = 5) -> list[Q
     for q, v in zip(queries, vectors, strict=True):
         hits = kb.search(q.text, lang=q.lang, k=k, query_vector=v)
         ids = [h.entry_id for h in hits]
-        rank = ids.index(q.answer_id) + 1 if q.answer_id in ids else 0
+        right = q.right_ids
+        rank = next((i for i, e in enumerate(ids, 1) if e in right), 0)
         top = hits[0] if hits else None
         results.append(
             QueryResult(
@@ -115,11 +150,11 @@ def _encode(kb: KnowledgeBase, texts: list[str]) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, kb.encoder.dim), np.float32)
 
 
-def score(results: list[QueryResult], threshold: float) -> KbEvalReport:
+def score(results: list[QueryResult], threshold: float, per_lang: bool = True) -> KbEvalReport:
     answerable = [r for r in results if r.query.answer_id is not None]
     unanswerable = [r for r in results if r.query.answer_id is None]
     answered = [r for r in results if r.top_id is not None and r.confidence >= threshold]
-    right = [r for r in answered if r.top_id == r.query.answer_id]
+    right = [r for r in answered if r.top_id in r.query.right_ids]
     report = KbEvalReport(
         n_queries=len(results),
         n_answerable=len(answerable),
@@ -134,10 +169,10 @@ def score(results: list[QueryResult], threshold: float) -> KbEvalReport:
         answer_in_caller_lang=_mean([r.top_lang == r.query.lang for r in answered]),
         curve=precision_rate_curve(results),
     )
-    for lang in sorted({r.query.lang for r in results}):
+    for lang in sorted({r.query.lang for r in results}) if per_lang else []:
         sub = [r for r in results if r.query.lang == lang]
-        if len(sub) < len(results):
-            s = score(sub, threshold)
+        if sub:
+            s = score(sub, threshold, per_lang=False)
             report.by_lang[lang] = {
                 "n": s.n_queries,
                 "recall_at_1": s.recall_at_1,
@@ -145,6 +180,7 @@ def score(results: list[QueryResult], threshold: float) -> KbEvalReport:
                 "mrr": s.mrr,
                 "answer_precision": s.answer_precision,
                 "answer_rate": s.answer_rate,
+                "answerable_answered": s.answerable_answered,
                 "unanswerable_answered": s.unanswerable_answered,
             }
     return report
@@ -159,7 +195,7 @@ def precision_rate_curve(results: list[QueryResult]) -> list[tuple[float, float,
     ordered = sorted(results, key=lambda r: -r.confidence)
     curve, right = [], 0
     for i, r in enumerate(ordered, 1):
-        right += int(r.top_id is not None and r.top_id == r.query.answer_id)
+        right += int(r.top_id is not None and r.top_id in r.query.right_ids)
         if i == len(ordered) or ordered[i].confidence < r.confidence:
             curve.append((round(r.confidence, 6), i / len(ordered), right / i))
     return curve

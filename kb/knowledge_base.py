@@ -12,18 +12,23 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kb.candidates import Candidates, cohort_sentences, lexical_tokens, top_n
 from kb.confidence import Calibration, calibration_for, candidate_features
 from kb.entry import KbEntry, lang_or_detect, topic_or_none
 from kb.formats import load_entries
 from kb.lexical import Bm25Index, tokenize
 from kb.store import KbStore, Snapshot, content_key
 from models.encoders import SentenceEncoder, load_encoder
+
+if TYPE_CHECKING:
+    from kb.autocal import SelfCalibration
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,11 @@ class KbOptions:
     """Calibration files to look in before the shipped one (e.g. <data_dir>/kb-index/calibration.json)."""
     query_cache: int = 256
     """Recent query embeddings kept, so a repeated question is not encoded again."""
+    self_calibrate: bool = False
+    """Fit the confidence on this KB's own entries (kb/autocal.py) instead of a shipped fit;
+    `open` stores the fit beside the index. The shipped default KB keeps its dev-set fit."""
+    target_precision: float = 0.95
+    """Answered precision the self-calibrated threshold aims at."""
 
 
 @dataclass(frozen=True)
@@ -63,20 +73,6 @@ class KbAnswer:
 
 def default_kb_path() -> Path:
     return Path(str(resources.files("kb") / "data" / "default_kb.yaml"))
-
-
-def _cohort_sentences() -> list[str]:
-    text = (resources.files("kb") / "data" / "cohort.txt").read_text(encoding="utf-8")
-    return [s.strip() for s in text.splitlines() if s.strip() and not s.startswith("#")]
-
-
-def _lexical_tokens(entry: KbEntry) -> list[str]:
-    tokens: list[str] = []
-    for q in entry.questions:
-        tokens += tokenize(q) * 2
-    for a in entry.answers.values():
-        tokens += tokenize(a)
-    return tokens
 
 
 class KnowledgeBase:
@@ -109,7 +105,7 @@ class KnowledgeBase:
         self._tokens: dict[str, list[str]] = {}
         self._bm25 = Bm25Index()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
-        cohort = encoder.encode_queries(_cohort_sentences())
+        cohort = encoder.encode_queries(cohort_sentences())
         self._cohort = cohort.astype(np.float32)
         vectors: dict[str, np.ndarray] = {}
         if snapshot is not None:
@@ -127,7 +123,10 @@ class KnowledgeBase:
     ) -> KnowledgeBase:
         """An in-memory knowledge base (nothing persisted)."""
         enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
-        return cls(entries, enc, options)
+        kb = cls(entries, enc, options)
+        if kb.options.self_calibrate:
+            kb.self_calibrate(None)
+        return kb
 
     @classmethod
     def from_file(
@@ -135,7 +134,10 @@ class KnowledgeBase:
         options: KbOptions | None = None,
     ) -> KnowledgeBase:  # fmt: skip
         """An in-memory knowledge base from a JSONL/CSV/YAML file (None: the shipped default)."""
-        return cls.from_entries(load_entries(path or default_kb_path()), encoder, options)
+        source = Path(path) if path else default_kb_path()
+        if options and source.resolve() == default_kb_path().resolve():
+            options = replace(options, self_calibrate=False)
+        return cls.from_entries(load_entries(source), encoder, options)
 
     @classmethod
     def open(
@@ -154,7 +156,18 @@ class KnowledgeBase:
             vecs = np.stack([kb._vector_of(e_id, q) for e_id, q in rows]) if rows else np.zeros((0, enc.dim))
             store.save_snapshot(Snapshot(rows, vecs, {e.id: kb._tokens[e.id] for e in entries}))
         kb.refresh()
+        if kb.options.self_calibrate and source.resolve() != default_kb_path().resolve():
+            kb.self_calibrate(store.snapshot_dir / "self_calibration.json")
         return kb
+
+    def self_calibrate(self, path: Path | None) -> SelfCalibration:
+        """Fit the confidence on this KB's own entries (reusing the fit stored at ``path`` when the
+        entries are unchanged) and use it from now on."""
+        from kb.autocal import load_or_calibrate
+
+        fitted = load_or_calibrate(self, path, self.options.target_precision)
+        self.calibration = fitted.calibration
+        return fitted
 
     # --- reading ---------------------------------------------------------------------------------
     def entries(self) -> list[KbEntry]:
@@ -288,7 +301,7 @@ class KnowledgeBase:
             self._rows_text.append(q)
             self._n_rows += 1
         if old is not None or entry.id not in self._tokens:
-            self._tokens[entry.id] = _lexical_tokens(entry)
+            self._tokens[entry.id] = lexical_tokens(entry)
         self._bm25.add(slot, self._tokens[entry.id])
 
     def _remove(self, entry_id: str) -> bool:
@@ -314,7 +327,7 @@ class KnowledgeBase:
         self._rows_text = [self._rows_text[i] for i in keep]
         self._n_rows, self._dead_rows = len(keep), 0
 
-    def _candidates(self, qv: np.ndarray, tokens: list[str], topic: str | None) -> _Candidates | None:
+    def _candidates(self, qv: np.ndarray, tokens: list[str], topic: str | None) -> Candidates | None:
         n_slots = len(self._slot_ids)
         if not self._entries:
             return None
@@ -329,9 +342,9 @@ class KnowledgeBase:
             allowed = np.array([t == topic for t in self._slot_topic], dtype=bool)
             dense = np.where(allowed, dense, -np.inf)
             lex = np.where(allowed, lex, 0.0)
-        d_top = _top(dense, self.options.candidates)
+        d_top = top_n(dense, self.options.candidates)
         d_top = d_top[np.isfinite(dense[d_top])]
-        l_top = _top(lex, self.options.candidates)
+        l_top = top_n(lex, self.options.candidates)
         l_top = l_top[lex[l_top] > 0]
         cand = np.unique(np.concatenate([d_top, l_top]))
         if not len(cand):
@@ -343,7 +356,7 @@ class KnowledgeBase:
         cohort = self._cohort @ qv
         cos = np.where(np.isfinite(dense[cand]), dense[cand], -1.0).astype(np.float64)
         feats = candidate_features(cos, cohort, lex[cand].astype(np.float64), self.calibration.lex_weight)
-        return _Candidates(cand, feats, sims, d_rank[cand], l_rank[cand])
+        return Candidates(cand, feats, sims, d_rank[cand], l_rank[cand])
 
     def _search_locked(
         self, qv: np.ndarray, tokens: list[str], want: str, topic: str | None, k: int
@@ -383,18 +396,3 @@ class KnowledgeBase:
                 return [], {}
             ids = [str(self._slot_ids[int(s)]) for s in found.slots]
         return ids, found.feats
-
-
-@dataclass(frozen=True)
-class _Candidates:
-    slots: np.ndarray
-    feats: dict[str, np.ndarray]
-    sims: np.ndarray  # similarity of every dense row
-    dense_rank: np.ndarray  # per candidate, 1-based, 0 = not in the dense top
-    lex_rank: np.ndarray
-
-
-def _top(scores: np.ndarray, n: int) -> np.ndarray:
-    """Indices of the n highest scores, best first."""
-    idx = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(len(scores))
-    return idx[np.argsort(-scores[idx], kind="stable")]
