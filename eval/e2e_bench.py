@@ -220,7 +220,8 @@ def run(
                 f"{n:>3} callers: admitted {row['admitted_share']:.2f}, voice-to-voice p50 "
                 f"{row['voice_to_voice_p50_s']} p95 {row['voice_to_voice_p95_s']} s, first partial "
                 f"{row['first_partial_p50_s']} s, silence prompts {row['false_silence_prompts']}, "
-                f"CPU {row['cpu_share']}, peak {row['peak_rss_mb']} MB"
+                f"CPU {row['cpu_share']}, peak {row['peak_rss_mb']} MB; mean per stage "
+                + ", ".join(f"{k} {v:.3f}" for k, v in row["stage_mean_s"].items())
             )
             p95 = row["voice_to_voice_p95_s"]
             if row["admitted_share"] == 1.0 and p95 is not None and p95 <= realtime_bound_s:

@@ -67,6 +67,9 @@ def one_call(
 def run_level(url: str, clips: list[bytes], n: int, still_there: tuple[str, ...]) -> dict[str, Any]:
     import psutil
 
+    from pipeline.metrics import stage_totals
+
+    stages0 = stage_totals()
     proc = psutil.Process()
     barrier = threading.Barrier(n)
     results: list[CallResult] = [CallResult(False)] * n
@@ -112,7 +115,21 @@ def run_level(url: str, clips: list[bytes], n: int, still_there: tuple[str, ...]
         "errors": [r.error for r in served if r.error],
         "cpu_share": round(((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / wall / cores, 3),
         "peak_rss_mb": round(max(peak) / 2**20, 1),
+        "stage_mean_s": _stage_means(stages0, stage_totals()),
     }
+
+
+def _stage_means(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> dict[str, float]:
+    """Mean seconds per turn in each stage over the level (the service's own turn clock: where the
+    voice-to-voice time went)."""
+    means = {}
+    for stage, (count, total) in after.items():
+        c0, t0 = before.get(stage, (0.0, 0.0))
+        if count > c0:
+            means[stage] = round((total - t0) / (count - c0), 3)
+    return means
 
 
 def percentile_or_none(values: list[float], q: float) -> float | None:

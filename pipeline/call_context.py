@@ -19,6 +19,7 @@ from core.codec import Encoding
 from pipeline.admission import Admission
 from pipeline.bus import EventBus
 from pipeline.legs import Leg
+from pipeline.metrics import TurnClock
 from pipeline.policy import DialogueState, PolicyConfig
 from pipeline.store import Store
 from pipeline.turns import Knowledge, Recognizer, Understander, Understanding, Voice
@@ -82,6 +83,8 @@ class CallContext:
     ended: bool = False
     speech_end_wall: float | None = None
     """When the caller's last utterance ended (wall clock), until the bot's answer starts."""
+    turn_clock: TurnClock | None = None
+    """Laps of the turn being answered (pipeline/metrics.py), from the end of speech to first audio."""
     last_activity: float = field(default_factory=time.monotonic)
     work_pool: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="call-work")

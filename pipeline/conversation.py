@@ -23,6 +23,10 @@ from pipeline.waiting import Waiting
 log = logging.getLogger(__name__)
 
 
+def _no_lap(stage: str) -> None:
+    """A turn with no clock (a text turn has no end of speech to measure from)."""
+
+
 def work_order_reference(order_id: str) -> str:
     """A six-digit number the caller can note down and read back (ids are hex)."""
     return f"{int(order_id[:10], 16) % 1_000_000:06d}"
@@ -53,6 +57,8 @@ class Conversation:
 
     async def _handle(self, final: FinalTranscript) -> None:
         ctx = self.ctx
+        lap = ctx.turn_clock.lap if ctx.turn_clock else _no_lap
+        lap("queue")
         language = "zh" if final.language.startswith("zh") else "en"
         ctx.language = language
         utterance = await ctx.work(
@@ -65,6 +71,7 @@ class Conversation:
             final.end_s,
             final.confidence,
         )
+        lap("store")
         await ctx.caller.send_json(
             {
                 "type": "final",
@@ -93,7 +100,9 @@ class Conversation:
 
     async def _decide(self, text: str, language: str) -> None:
         ctx = self.ctx
+        lap = ctx.turn_clock.lap if ctx.turn_clock else _no_lap
         understanding = await ctx.work(ctx.services.understander.understand, text, language)
+        lap("nlu")
         facts = understanding.facts
         ctx.understood = understanding
         for kind, found in understanding.details.items():
@@ -104,8 +113,10 @@ class Conversation:
             reply = await ctx.work(ctx.services.knowledge.lookup, text, language, facts.topic)
             if reply:
                 facts = replace(facts, kb_entry_id=reply.entry_id, kb_confidence=reply.confidence)
+            lap("kb")
         decision = decide(facts, ctx.state, ctx.services.policy)
         await record_decision(ctx, decision, facts)
+        lap("decide")
         ctx.state = decision.state
         await self.act(decision, reply.answer if reply and decision.action == "answer" else "")
 

@@ -40,6 +40,8 @@ class Playback:
             return
         self.last_text = text
         said = await ctx.work(ctx.services.store.add_utterance, ctx.call_id, "bot", text, ctx.language)
+        if ctx.turn_clock:
+            ctx.turn_clock.lap("store")
         await ctx.caller.send_json({"type": "bot_text", "text": text, "language": ctx.language})
         ctx.publish_transcript("bot", text, said.seq)
         self._speech = asyncio.create_task(self._stream(text, ctx.language))
@@ -97,6 +99,10 @@ class Playback:
                 metrics.VOICE_TO_VOICE.observe(latency)
                 await ctx.caller.send_json({"type": "latency", "voice_to_voice_s": round(latency, 3)})
                 ctx.speech_end_wall = None
+                if ctx.turn_clock:
+                    ctx.turn_clock.lap("tts")
+                    ctx.turn_clock.observe()
+                    ctx.turn_clock = None
             first = False
             now = time.monotonic()
             self.playing_until = max(self.playing_until, now) + len(chunk) / bytes_per_sample / rate

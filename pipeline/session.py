@@ -257,6 +257,8 @@ class CallSession:
                 return
             if ctx.speech_end_wall is not None:
                 metrics.ASR_FINAL_LATENCY.observe(time.monotonic() - ctx.speech_end_wall)
+                ctx.turn_clock = metrics.TurnClock(ctx.speech_end_wall)
+                ctx.turn_clock.lap("asr")
             await self._turn_q.put(event)
 
     async def _turn_loop(self) -> None:

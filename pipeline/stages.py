@@ -14,6 +14,7 @@ from asr.streaming import StreamingTranscriber
 from core.codec import Encoding
 from core.settings import Settings
 from pipeline.admission import Admission, auto_capacity
+from pipeline.batching import MicroBatcher
 from pipeline.live_calls import LiveCalls
 from pipeline.policy import PolicyConfig, TurnFacts
 from pipeline.retention import recordings_dir
@@ -74,9 +75,17 @@ class ClassifierUnderstander:
     def __init__(self, classifier: Any, topic_filter_min: float = 0.8) -> None:
         self.classifier = classifier
         self.topic_filter_min = topic_filter_min
+        # Turns of calls that finish together are understood in one batch (pipeline/batching.py).
+        self.batcher: MicroBatcher[tuple[str, str], Any] = MicroBatcher(self._predict_many, name="nlu-batch")
+
+    def _predict_many(self, turns: list[tuple[str, str]]) -> list[Any]:
+        return list(self.classifier.predict_many([t for t, _ in turns], [lang for _, lang in turns]))
+
+    def close(self) -> None:
+        self.batcher.close()
 
     def understand(self, text: str, language: str) -> Understanding:
-        r = self.classifier.predict(text, language)
+        r = self.batcher((text, language))
         main = r.intent or r.topic
         facts = TurnFacts(
             text=text,
