@@ -16,9 +16,11 @@ from api.call_rtc import router as call_rtc_router
 from api.console import mount_console
 from api.errors import install_error_handlers
 from api.softphone import router as softphone_router
+from api.telephony import router as telephony_router
 from core.settings import get_settings
 from pipeline.callbacks import CallbackWatch
 from pipeline.runtime import Runtime
+from transport.audiosocket_server import start_audiosocket
 from transport.sip.lifecycle import start_sip
 
 
@@ -35,7 +37,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     sip = await start_sip(runtime)  # phone calls from a PBX or SIP trunk when TRIAGE_SIP_ENABLED
     app.state.sip = sip
+    audiosocket = await start_audiosocket(runtime)  # Asterisk AudioSocket() when TRIAGE_AUDIOSOCKET_PORT
+    app.state.audiosocket = audiosocket
     yield
+    if audiosocket is not None:
+        await audiosocket.stop()
     if sip is not None:
         await sip.stop()
     watch.cancel()
@@ -61,6 +67,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(softphone_router)
     app.include_router(call_rtc_router)
+    app.include_router(telephony_router)
     mount_console(app)
     return app
 

@@ -124,6 +124,7 @@ class Waiting:
 
     def stop(self) -> None:
         """An agent has the caller, or the call is over."""
+        self.ctx.expects_number = False  # a question asked while waiting is not answered to an agent
         if self._task is not None and not self._task.done():
             self._task.cancel()
         self._task = None
