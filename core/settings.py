@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Device = Literal["cpu", "cuda"]
@@ -19,6 +19,22 @@ Device = Literal["cpu", "cuda"]
 
 def _default_cache_dir() -> Path:
     return Path.home() / ".cache" / "hotline-triage"
+
+
+class SipTransferRoute(BaseModel):
+    """One way to hand a SIP caller to a person on the phone system (docs/telephony.md)."""
+
+    destination: str = Field(pattern=r"^sips?:", description="SIP URI of the agent extension or ACD queue.")
+    mode: Literal["refer", "bridge"] = Field(
+        "bridge",
+        description="refer: blind transfer, the PBX connects the caller and the service leaves the call; "
+        "bridge: the service calls the destination and joins it to the call (transcript, recording go on).",
+    )
+    urgency: Literal["emergency", "urgent", "routine"] | None = Field(None, description="None: any urgency.")
+    skill: str | None = Field(None, description="The handoff's topic this route serves; None: any.")
+    agent_id: str | None = Field(
+        None, description="The console agent who answers at this destination: the handoff is shown as theirs."
+    )
 
 
 class Settings(BaseSettings):
@@ -140,14 +156,6 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `triage serve` binds.")
     port: int = Field(8000, description="Port `triage serve` binds.")
     max_upload_mb: int = Field(50, ge=1, description="Largest audio upload accepted.")
-    audiosocket_port: int | None = Field(
-        None,
-        ge=0,
-        le=65535,
-        description="Accept calls from Asterisk's AudioSocket() on this TCP port (docs/telephony.md); "
-        "unset: off; 0 picks a free port.",
-    )
-    audiosocket_host: str = Field("127.0.0.1", description="Address the AudioSocket server binds.")
     greeting_language: Literal["zh", "en"] = Field(
         "zh",
         description="Language of the greeting when a call's start message names none; the bot then "
@@ -233,6 +241,13 @@ class Settings(BaseSettings):
         10000, ge=0, le=65535, description="Lowest RTP port (even); 0 takes any free port for each call."
     )
     sip_rtp_port_max: int = Field(20000, ge=0, le=65535, description="Highest RTP port.")
+    sip_transfers: list[SipTransferRoute] = Field(
+        default_factory=list,
+        description="Where a SIP caller handed to a person goes over the phone system, as JSON: the first "
+        'route matching the handoff\'s urgency and skill wins, e.g. [{"urgency": "emergency", '
+        '"destination": "sip:119@pbx", "mode": "bridge", "agent_id": "..."}, {"destination": '
+        '"sip:8000@pbx", "mode": "refer"}]. None matching: the caller waits for the console as usual.',
+    )
 
     def resolved_database_url(self) -> str:
         if self.database_url:

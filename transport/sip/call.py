@@ -15,13 +15,17 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.codec import alaw_decode, alaw_encode, float_to_pcm16_bytes, pcm16_bytes_to_float
 from pipeline.session import CallSession, CallStart, SessionServices
 from transport.sip import message as sip
 from transport.sip.rtp import RtpStream
 from transport.sip.sdp import MediaChoice
+
+if TYPE_CHECKING:
+    from transport.sip.agent_leg import AgentCall
+    from transport.sip.transfer import TransferDesk
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +56,16 @@ class SipCall:
         contact: str,
         via_host: str,
         client: Callable[[sip.SipMessage, Peer], asyncio.Future[sip.SipMessage]],
+        desk: TransferDesk | None = None,
     ) -> None:
         self.invite = invite
+        self.desk = desk
+        self.transferred = asyncio.Event()
+        """A blind transfer (REFER) was accepted: the service leaves the call."""
+        self.notified = asyncio.Event()
+        """The transfer target answered (NOTIFY with a 2xx sipfrag)."""
+        self.agent_calls: list[AgentCall] = []
+        self._transfer: asyncio.Task[None] | None = None
         self.peer = peer
         self.choice = choice
         self.local_tag = sip.new_tag()
@@ -104,6 +116,11 @@ class SipCall:
                 self.respond_invite(500, "Server Internal Error")
         finally:
             self.state = "terminated"
+            if self._transfer is not None:
+                self._transfer.cancel()
+            for agent in self.agent_calls:
+                with contextlib.suppress(Exception):
+                    await agent.hang_up()
             if self.session is not None:
                 with contextlib.suppress(Exception):
                     await self.session.close("internal_error", "dropped", drain=False)
@@ -146,6 +163,7 @@ class SipCall:
             asyncio.create_task(self.remote_bye.wait()): "caller",
             asyncio.create_task(session.hangup.wait()): "bot",
             asyncio.create_task(self._ack_timeout()): "no_ack",
+            asyncio.create_task(self.transferred.wait()): "transferred",
         }
         try:
             done, _ = await asyncio.wait(ends, return_when=asyncio.FIRST_COMPLETED)
@@ -157,6 +175,12 @@ class SipCall:
         if who == "caller":
             self.rtp.clear()
             await session.close("caller_hung_up", "ended")
+        elif who == "transferred":
+            await session.close("transferred", "ended")
+            with contextlib.suppress(TimeoutError):  # the caller's side ends the call once connected
+                await asyncio.wait_for(self.remote_bye.wait(), 20)
+            if not self.remote_bye.is_set():
+                await self.send_bye()
         elif who == "bot":
             await session.close(session.end_reason or "bot_ended", "ended")
             await self.rtp.drain(GOODBYE_DRAIN_S)
@@ -186,11 +210,14 @@ class SipCall:
 
     async def send_bye(self) -> None:
         """End the dialog from our side (RFC 3261 15.1.1); waits briefly for the 200."""
-        self._local_cseq += 1
-        request = self.in_dialog_request("BYE")
+        request = self.next_request("BYE")
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             reply = await asyncio.wait_for(self._client(request, self.peer), 8.0)
             log.info("SIP call %s: BYE answered %d", self.call_id, reply.status)
+
+    def next_request(self, method: str, headers: list[tuple[str, str]] | None = None) -> sip.SipMessage:
+        self._local_cseq += 1
+        return self.in_dialog_request(method, headers)
 
     def in_dialog_request(self, method: str, headers: list[tuple[str, str]] | None = None) -> sip.SipMessage:
         remote_contact = self.invite.get("contact")
@@ -231,8 +258,23 @@ class SipCall:
         self.rtp.push(chunk)
 
     async def _send_json(self, payload: dict[str, Any]) -> None:
-        if payload.get("type") == "playback_stopped" and self.rtp is not None:
+        kind = payload.get("type")
+        if kind == "playback_stopped" and self.rtp is not None:
             self.rtp.clear()  # barge-in: what the caller has not heard yet is dropped now
+        elif (
+            kind == "handoff"
+            and self.desk is not None
+            and not self.agent_calls
+            and (self._transfer is None or self._transfer.done())  # first handoff, or an escalation
+        ):
+            hid, urgency = str(payload.get("handoff_id")), str(payload.get("urgency"))
+            self._transfer = asyncio.create_task(self.desk.on_handoff(self, hid, urgency))
+
+    def notify(self, request: sip.SipMessage) -> None:
+        """Progress of a REFER (RFC 3515): a 2xx sipfrag means the transfer target answered."""
+        self.reply(request, 200, "OK")
+        if request.body.startswith(b"SIP/2.0 2"):
+            self.notified.set()
 
     async def _digit(self, digit: str) -> None:
         self.digits.append(digit)

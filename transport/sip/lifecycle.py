@@ -15,6 +15,7 @@ def sip_config(runtime: Runtime) -> SipConfig:
         rtp_port_min=s.sip_rtp_port_min,
         rtp_port_max=s.sip_rtp_port_max,
         greeting_language=s.greeting_language,
+        transfers=list(s.sip_transfers),
     )
 
 

@@ -214,6 +214,9 @@ class RtpStream(asyncio.DatagramProtocol):
         except asyncio.QueueFull:
             log.warning("RTP: the call is not keeping up; dropping inbound audio")
 
+    def set_silence(self, silence_byte: int) -> None:
+        self._silence = bytes([silence_byte]) * FRAME_BYTES
+
     # --- lifecycle ------------------------------------------------------------------------------
     @property
     def local_port(self) -> int:

@@ -18,19 +18,22 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from core.settings import SipTransferRoute
 from pipeline.call_context import SessionServices
 from transport.sip import message as sip
+from transport.sip.agent_leg import AgentCall
 from transport.sip.call import T1, Peer, SipCall
 from transport.sip.rtp import RtpStream, open_stream
 from transport.sip.sdp import SdpError, answer, choose, parse_offer
+from transport.sip.transfer import TransferDesk
 
 log = logging.getLogger(__name__)
 
-ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
-NOT_SERVED = {"REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "PRACK", "UPDATE", "REFER", "NOTIFY"}
+ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO, NOTIFY"
+NOT_SERVED = {"REGISTER", "SUBSCRIBE", "PUBLISH", "MESSAGE", "PRACK", "UPDATE", "REFER"}
 """Methods we know and do not take (405 with Allow); any other unknown method gets 501."""
 ENDED_KEPT_S = 32.0
 """How long an ended call's id is remembered, so its retransmitted BYE gets 200 and not 481."""
@@ -44,6 +47,7 @@ class SipConfig:
     rtp_port_min: int = 10000
     rtp_port_max: int = 20000
     greeting_language: str = "en"
+    transfers: list[SipTransferRoute] = field(default_factory=list)
 
     @property
     def public_host(self) -> str:
@@ -61,11 +65,24 @@ class SipServer(asyncio.DatagramProtocol):
         self.calls: dict[str, SipCall] = {}
         self._ended: dict[str, float] = {}
         self._pending: dict[str, asyncio.Future[sip.SipMessage]] = {}
+        self._provisional: set[str] = set()
         self._udp: asyncio.DatagramTransport | None = None
         self._tcp: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = config.port
         self.malformed = 0
+        self.outbound: dict[str, AgentCall] = {}
+        """Calls the service placed to people's phones (bridge transfers), by Call-ID."""
+        self.desk = TransferDesk(
+            config.transfers,
+            self.peer_for,
+            self._client_request,
+            self._open_rtp,
+            self.outbound,
+            lambda: self.contact,
+            lambda: f"{self.config.public_host}:{self.port}",
+            config.public_host,
+        )
 
     # --- lifecycle ------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -144,8 +161,11 @@ class SipServer(asyncio.DatagramProtocol):
                 self._request(msg, peer)
             else:
                 future = self._pending.get(msg.branch)
-                if future is not None and not future.done() and msg.status >= 200:
-                    future.set_result(msg)
+                if future is not None and not future.done():
+                    if msg.status >= 200:
+                        future.set_result(msg)
+                    else:
+                        self._provisional.add(msg.branch)  # it is ringing: stop retransmitting
         except Exception:
             log.exception("SIP: failed to handle %s from %s", msg.method or msg.status, peer.address)
             if msg.is_request and msg.method != "ACK":
@@ -166,6 +186,12 @@ class SipServer(asyncio.DatagramProtocol):
     def _request(self, msg: sip.SipMessage, peer: Peer) -> None:
         method = msg.method
         call = self.calls.get(msg.call_id)
+        if (agent := self.outbound.get(msg.call_id)) is not None and method in ("BYE", "ACK", "INFO"):
+            if method == "BYE":
+                agent.bye_received(msg)
+            elif method == "INFO":
+                peer.send(sip.response(msg, 200, "OK").to_bytes())
+            return
         if method == "INVITE":
             self._invite(msg, peer, call)
         elif method == "ACK":
@@ -176,7 +202,9 @@ class SipServer(asyncio.DatagramProtocol):
         elif method == "OPTIONS":
             headers = [("allow", ALLOW), ("accept", "application/sdp"), ("contact", f"<{self.contact}>")]
             peer.send(sip.response(msg, 200, "OK", to_tag=sip.new_tag(), headers=headers).to_bytes())
-        elif method in ("BYE", "INFO"):
+        elif method == "NOTIFY" and call is not None and call.state == "confirmed":
+            call.notify(msg)
+        elif method in ("BYE", "INFO", "NOTIFY"):
             if call is None or (call.state == "proceeding" and method == "BYE"):
                 ended = msg.call_id in self._ended and method == "BYE"
                 peer.send(sip.response(msg, 200, "OK").to_bytes() if ended else _no_dialog(msg))
@@ -227,14 +255,14 @@ class SipServer(asyncio.DatagramProtocol):
             peer.send(sip.response(msg, 488, "Not Acceptable Here", headers=headers).to_bytes())
             return
         via_host = f"{self.config.public_host}:{self.port}"
-        call = SipCall(msg, peer, choice, self.contact, via_host, self._client_request)
+        desk = self.desk if self.config.transfers else None
+        call = SipCall(msg, peer, choice, self.contact, via_host, self._client_request, desk)
         self.calls[msg.call_id] = call
         call.respond_invite(100, "Trying")
 
         async def open_rtp(stream: RtpStream) -> RtpStream:
-            c = self.config
-            opened = await open_stream(lambda: stream, c.listen, c.rtp_port_min, c.rtp_port_max)
-            call.answer_sdp = answer(choice, c.public_host, opened.local_port)
+            opened = await self._open_rtp(stream)
+            call.answer_sdp = answer(choice, self.config.public_host, opened.local_port)
             return opened
 
         self._spawn(self._run_call(call, services, open_rtp))
@@ -260,6 +288,17 @@ class SipServer(asyncio.DatagramProtocol):
             call.respond_invite(487, "Request Terminated")
             call.state = "terminated"
 
+    async def _open_rtp(self, stream: RtpStream) -> RtpStream:
+        c = self.config
+        return await open_stream(lambda: stream, c.listen, c.rtp_port_min, c.rtp_port_max)
+
+    def peer_for(self, uri: str) -> Peer:
+        """Where to send requests for a SIP URI we call (over UDP)."""
+        host, port = sip.uri_host_port(uri)
+        udp = self._udp
+        assert udp is not None
+        return Peer((host, port), lambda out: udp.sendto(out, (host, port)))
+
     # --- requests we send ---------------------------------------------------------------------------
     def _client_request(self, request: sip.SipMessage, peer: Peer) -> asyncio.Future[sip.SipMessage]:
         """Send a request; the future gets its final response (retransmitted over UDP meanwhile)."""
@@ -273,12 +312,18 @@ class SipServer(asyncio.DatagramProtocol):
             interval = T1
             while not future.done() and not peer.reliable:
                 await asyncio.sleep(interval)
-                if not future.done():
+                if not future.done() and branch not in self._provisional:
                     peer.send(data)
                 interval = min(interval * 2, 4.0)
 
         task = asyncio.create_task(retransmit())
-        future.add_done_callback(lambda _: (task.cancel(), self._pending.pop(branch, None)))
+
+        def done(_: object) -> None:
+            task.cancel()
+            self._pending.pop(branch, None)
+            self._provisional.discard(branch)
+
+        future.add_done_callback(done)
         return future
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:

@@ -1,0 +1,143 @@
+"""A phone call over SIP from baresip (Debian's package, an independent SIP phone) to the service
+with the real models: the phone's microphone plays a spoken question, the bot answers, and what
+the phone heard is the bot's voice saying its answer."""
+
+from __future__ import annotations
+
+import re
+import time
+import wave
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from baresip import Phone
+from live_runtime import live_runtime
+
+from api.server_thread import running_server
+from asr.batch import BatchTranscriber
+from core.codec import float_to_pcm16_bytes, pcm16_bytes_to_float, resample
+from pipeline.runtime import Runtime
+from tts.interface import WEB_PCM16_16K
+
+pytestmark = pytest.mark.slow
+
+QUESTION = "Hello, how can I pay my electricity bill?"
+LEAD_S = 7.0
+"""Silence before the caller speaks: the greeting plays first, as most callers let it."""
+TURN_S = 90
+"""How long the bot may take to answer: recognition and the answer share two slow CPU cores."""
+SIP_SETTINGS: dict[str, Any] = {
+    "sip_enabled": True,
+    "sip_listen": "127.0.0.1",
+    "sip_port": 0,
+    "sip_rtp_port_min": 0,
+    "sip_rtp_port_max": 0,
+    "greeting_language": "en",  # the whole call in English: Whisper then hears one language
+}
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[tuple[Runtime, int]]:
+    import serve
+
+    with live_runtime(tmp_path_factory.mktemp("sip-baresip"), model_cache_dir) as rt:
+        rt.settings = rt.settings.model_copy(update=SIP_SETTINGS)
+        app = serve.create_app(rt)
+        with running_server(app):
+            yield rt, app.state.sip.port
+
+
+def microphone(runtime: Runtime, text: str, path: Path, tail_s: float = 60.0) -> Path:
+    """``text`` spoken by the English voice as an 8 kHz WAV, with silence before and after."""
+    speech = pcm16_bytes_to_float(bytes(runtime.loaded["tts"].synthesize(text, "en", WEB_PCM16_16K).audio))
+    pcm = float_to_pcm16_bytes(resample(speech, 16000, 8000))
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(b"\x00\x00" * int(8000 * LEAD_S) + pcm + b"\x00\x00" * int(8000 * tail_s))
+    return path
+
+
+def words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z']+", text.lower()))
+
+
+def read_wav(path: Path) -> tuple[np.ndarray, int]:
+    with wave.open(str(path), "rb") as w:
+        return pcm16_bytes_to_float(w.readframes(w.getnframes())), w.getframerate()
+
+
+def wait_for(what: str, check: Any, timeout_s: float) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while (found := check()) is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {what} within {timeout_s:.0f} s")
+        time.sleep(0.3)
+    return found
+
+
+def test_a_question_over_sip_is_heard_answered_and_the_answer_heard(service: Any, tmp_path: Path) -> None:
+    runtime, port = service
+    store = runtime.store
+    phone = Phone(tmp_path / "phone", "13812345678", microphone(runtime, QUESTION, tmp_path / "mic.wav"))
+    try:
+        phone.command("dial", f"sip:12345@127.0.0.1:{port}")
+        phone.wait_event("CALL_ESTABLISHED", 20)
+        started = time.monotonic()
+        call_id = wait_for("SIP call record", lambda: _sip_call(runtime, "13812345678"), 20)
+
+        def answered() -> Any:
+            lines = store.transcript(call_id)
+            asked = [u for u in lines if u.speaker == "caller" and {"electricity", "bill"} <= words(u.text)]
+            if not asked:
+                return None
+            after = [u for u in lines if u.speaker == "bot" and u.seq > asked[0].seq]
+            return after or None
+
+        answer = wait_for("bot answer to the question", answered, TURN_S)
+        # the answer plays at real time: give it its length (espeak ~14 characters a second) and a margin
+        time.sleep(min(len(" ".join(u.text for u in answer)) / 12 + 3, 40))
+        assert time.monotonic() - started < LEAD_S + TURN_S + 60
+        phone.command("hangup")
+        phone.wait_event("CALL_CLOSED", 10)
+    finally:
+        phone.stop()
+
+    call = wait_for("the call's end", lambda: _ended(runtime, call_id), 30)
+    assert call.channel == "sip" and call.caller_number == "13812345678"
+    assert call.end_reason == "caller_hung_up"
+    assert call.decisions, "no decision was recorded for the call"
+    bot_text = " ".join(u.text for u in store.transcript(call_id) if u.speaker == "bot")
+
+    heard, rate = read_wav(phone.heard())
+    assert rate == 8000 and heard.size > 8000 * 5
+    rms = float(np.sqrt(np.mean(heard**2)))
+    assert rms > 0.01, f"the phone heard near silence (rms {rms:.4f})"
+    text = BatchTranscriber(runtime.loaded["asr"]).transcribe(resample(heard, 8000, 16000)).text
+    keys = {w for w in words(bot_text) if len(w) >= 5}
+    found = keys & words(text)
+    assert len(found) >= max(3, len(keys) // 3), f"heard {text!r}; bot said {bot_text!r}"
+
+
+def _sip_call(runtime: Runtime, number: str) -> str | None:
+    from sqlalchemy import select
+
+    from pipeline.db import Call
+
+    with runtime.store.session() as s:
+        row = s.scalars(select(Call.id).where(Call.caller_number == number, Call.channel == "sip")).first()
+        return row
+
+
+def _ended(runtime: Runtime, call_id: str) -> Any:
+    from sqlalchemy.orm import selectinload
+
+    from pipeline.db import Call
+
+    with runtime.store.session() as s:
+        call = s.get(Call, call_id, options=[selectinload(Call.decisions)])
+        return call if call is not None and call.status != "active" else None
