@@ -156,6 +156,14 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `triage serve` binds.")
     port: int = Field(8000, description="Port `triage serve` binds.")
     max_upload_mb: int = Field(50, ge=1, description="Largest audio upload accepted.")
+    audiosocket_port: int | None = Field(
+        None,
+        ge=0,
+        le=65535,
+        description="Accept calls from Asterisk's AudioSocket() on this TCP port (docs/telephony.md); "
+        "unset: off; 0 picks a free port.",
+    )
+    audiosocket_host: str = Field("127.0.0.1", description="Address the AudioSocket server binds.")
     greeting_language: Literal["zh", "en"] = Field(
         "zh",
         description="Language of the greeting when a call's start message names none; the bot then "
