@@ -126,25 +126,53 @@ def register(groups: CommandGroups) -> None:
 
     @kb_app.command("calibrate")
     def kb_calibrate(
-        queries: Annotated[Path, typer.Option(help="Development queries (never the test set).")] = Path(
-            "eval/data/kb_queries_dev.jsonl"
-        ),
-        target_precision: Annotated[float, typer.Option(help="Answered precision to reach on dev.")] = 0.9,
-        out: Annotated[Path | None, typer.Option(help="Default: <data_dir>/kb-index.")] = None,
+        queries: Annotated[
+            Path | None,
+            typer.Option(
+                help="Development queries (never the test set): fit on them instead of the KB itself."
+            ),
+        ] = None,
+        target_precision: Annotated[float, typer.Option(help="Answered precision to reach.")] = 0.95,
+        out: Annotated[
+            Path | None, typer.Option(help="With --queries; default: <data_dir>/kb-index.")
+        ] = None,
         kb: KbOpt = None,
         encoder: EncoderOpt = None,
         scale_free: Annotated[bool, typer.Option(help="Fit the '*' fallback for other encoders.")] = False,
     ) -> None:
-        """Fit the confidence and pick the answer threshold for the configured encoder on dev queries."""
+        """Fit the answer confidence and threshold on the KB's own entries (held-out phrasings and
+        entries; stored beside the index) or on dev queries; prints the precision/answer-rate curve."""
         from core.settings import get_settings
         from eval.kb_eval import calibrate, load_queries
+        from kb.autocal import calibrate_kb
         from kb.confidence import save_calibration
 
-        base = _open(kb, encoder, persisted=False)
-        cal = calibrate(base, load_queries(queries), target_precision, scale_free=scale_free)
-        path = out or get_settings().resolved_kb_index_dir() / "calibration.json"
-        save_calibration(cal, path)
-        typer.echo(f"{cal.encoder}: threshold {cal.threshold:.3f}, lex_weight {cal.lex_weight}; wrote {path}")
+        if queries is not None:
+            base = _open(kb, encoder, persisted=False)
+            cal = calibrate(base, load_queries(queries), target_precision, scale_free=scale_free)
+            out = out or get_settings().resolved_kb_index_dir() / "calibration.json"
+            save_calibration(cal, out)
+            typer.echo(
+                f"{cal.encoder}: threshold {cal.threshold:.3f}, lex_weight {cal.lex_weight}; wrote {out}"
+            )
+            return
+        base = _open(kb, encoder)
+        fitted = calibrate_kb(base, target_precision)
+        stored = base.calibration_path()
+        if stored is not None:
+            from kb.autocal import save_self_calibration
+
+            save_self_calibration(fitted, stored)
+        typer.echo(
+            f"{len(base)} entries, encoder {base.encoder.name}: {fitted.n_answerable} held-out phrasings "
+            f"(answerable), {fitted.n_unanswerable} held-out entries (unanswerable)"
+        )
+        typer.echo(f"{'threshold':>10} {'answered':>9} {'precision':>9}")
+        step = max(1, len(fitted.curve) // 20)
+        for t, rate, prec in fitted.curve[::step]:
+            typer.echo(f"{t:10.3f} {rate:9.3f} {prec:9.3f}")
+        chosen = fitted.calibration.threshold
+        typer.echo(f"chosen threshold {chosen:.3f} for answered precision >= {target_precision}; in {stored}")
 
     @eval_app.command("kb")
     def eval_kb(
@@ -242,7 +270,7 @@ def _bench(n_entries: int, n_queries: int, encoder: str | None, json_out: Path |
         source.parent.mkdir(parents=True, exist_ok=True)
         save_entries(entries, source)
     t0 = time.perf_counter()
-    base = KnowledgeBase.open(source, encoder or s.encoder_model, index_dir=index_dir)
+    base = KnowledgeBase.open(source, encoder or s.resolved_kb_encoder(), index_dir=index_dir)
     open_s = time.perf_counter() - t0
     typer.echo(f"opened {len(base)} entries in {open_s:.1f} s (the first run encodes and persists the index)")
     rng = random.Random(1)

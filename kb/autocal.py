@@ -67,9 +67,11 @@ class SelfCalibration:
     n_answerable: int
     n_unanswerable: int
     fingerprint: str
+    group: Calibration | None = None  # p(the right entry is one of the top two): the narrowing question
 
     def to_json(self) -> dict:
         return {
+            "group": asdict(self.group) if self.group else None,
             "calibration": asdict(self.calibration),
             "curve": self.curve,
             "n_answerable": self.n_answerable,
@@ -85,6 +87,7 @@ class SelfCalibration:
             int(data["n_answerable"]),
             int(data["n_unanswerable"]),
             str(data["fingerprint"]),
+            Calibration(**data["group"]) if data.get("group") else None,
         )
 
 
@@ -149,13 +152,6 @@ def held_out(kb: KnowledgeBase, entry_id: str, question: str | None, whole: bool
             kb._bm25.add(slot, kb._tokens[entry_id])
 
 
-def top_features(ids: list[str], feats: dict[str, np.ndarray]) -> tuple[str | None, dict[str, float]]:
-    if not ids:
-        return None, {}
-    i = int(np.argmax(feats["mix"]))
-    return ids[i], {f: float(feats[f][i]) for f in FEATURES}
-
-
 UNANSWERABLE_SHARE = 0.2
 """Share of callers' questions the KB does not hold, assumed when weighing the held-out-entry queries."""
 
@@ -166,51 +162,74 @@ def calibrate_kb(
     seed: int = 13,
     unanswerable_share: float = UNANSWERABLE_SHARE,
 ) -> SelfCalibration:
-    """Fit p(top is right) and the answer threshold on this KB's own pseudo-queries."""
-    from sklearn.linear_model import LogisticRegression
-
+    """Fit p(top is right), p(the right entry is one of the top two) and their thresholds on this
+    KB's own pseudo-queries."""
     entries = kb.entries()
     pq = pseudo_queries(entries, seed)
     texts = list(dict.fromkeys(p.text for p in pq))
     vecs = np.concatenate([kb.encoder.encode_queries(texts[i : i + 128]) for i in range(0, len(texts), 128)])
     vec_of = dict(zip(texts, vecs, strict=True))
-    x, y, held = [], [], []
+    x, y, gx, gy, held = [], [], [], [], []
     for p in pq:
         with held_out(kb, p.entry_id, p.held_question, p.held_entry):
             ids, feats = kb.candidate_features(p.text, query_vector=vec_of[p.text])
-        top, f = top_features(ids, feats)
-        if top is None:
+        if not ids:
             continue
-        x.append([f[k] for k in FEATURES])
-        y.append(int(not p.held_entry and top == p.entry_id))
+        order = np.argsort(-feats["mix"], kind="stable")
+        x.append([float(feats[k][order[0]]) for k in FEATURES])
+        y.append(int(not p.held_entry and ids[order[0]] == p.entry_id))
+        gx.append(group_features(feats, order))
+        gy.append(int(not p.held_entry and p.entry_id in {ids[i] for i in order[:2]}))
         held.append(p.held_entry)
-    xa, ya, ha = np.asarray(x), np.asarray(y), np.asarray(held, bool)
+    ha = np.asarray(held, bool)
+    fp = fingerprint(entries, kb.encoder.name)
+    n_pos = int((~ha).sum())
     base = kb.calibration
-    if len(set(ya.tolist())) < 2:  # too few entries to learn from: keep the fit in use, stay strict
+    if len(set(y)) < 2:  # too few entries to learn from: keep the fit in use, stay strict
         cal = replace(base, threshold=max(base.threshold, 0.9), note="self-calibration: too few entries")
-        fp = fingerprint(entries, kb.encoder.name)
-        return SelfCalibration(cal, [], int(ya.sum()), int(len(ya) - ya.sum()), fp)
-    model = LogisticRegression(C=1.0, max_iter=1000).fit(xa, ya)
+        return SelfCalibration(cal, [], n_pos, len(ha) - n_pos, fp)
+    weight = _weights(ha, unanswerable_share)
+    name, lex_weight = kb.encoder.name, base.lex_weight
+    cal, curve = _fit(np.asarray(x), np.asarray(y), weight, target_precision, name, lex_weight)
+    note = (
+        f"self-calibrated on {len(entries)} entries: {n_pos} held-out phrasings, {len(ha) - n_pos} held-out "
+        f"entries; threshold = lowest with pseudo-query answered precision >= {target_precision}"
+    )
+    group = None
+    if len(set(gy)) == 2:
+        group, _ = _fit(np.asarray(gx), np.asarray(gy), weight, target_precision, name, lex_weight)
+    return SelfCalibration(replace(cal, note=note), curve, n_pos, len(ha) - n_pos, fp, group)
+
+
+def group_features(feats: dict[str, np.ndarray], order: np.ndarray) -> list[float]:
+    """The top two taken as one entry: the runner-up's features, its margin taken to the third."""
+    s = order[1] if len(order) > 1 else order[0]
+    margin = float(feats["mix"][s] - feats["mix"][order[2]]) if len(order) > 2 else 3.0
+    return [margin if k == "margin_mix" else float(feats[k][s]) for k in FEATURES]
+
+
+def _weights(held: np.ndarray, unanswerable_share: float) -> np.ndarray:
+    n_neg, n_pos = max(int(held.sum()), 1), max(int((~held).sum()), 1)
+    share = min(max(unanswerable_share, 0.01), 0.99)
+    return np.where(held, share / (1 - share) * n_pos / n_neg, 1.0)
+
+
+def _fit(
+    x: np.ndarray, y: np.ndarray, weight: np.ndarray, target: float, encoder: str, lex_weight: float
+) -> tuple[Calibration, list[tuple[float, float, float]]]:
+    from sklearn.linear_model import LogisticRegression
+
+    model = LogisticRegression(C=1.0, max_iter=1000).fit(x, y)
     cal = Calibration(
-        encoder=kb.encoder.name,
+        encoder=encoder,
         weights={f: float(w) for f, w in zip(FEATURES, model.coef_[0], strict=True)},
         bias=float(model.intercept_[0]),
         threshold=1.0,
-        lex_weight=base.lex_weight,
+        lex_weight=lex_weight,
     )
-    probs = cal.probability({f: xa[:, i] for i, f in enumerate(FEATURES)})
-    n_neg, n_pos = max(int(ha.sum()), 1), max(int((~ha).sum()), 1)
-    share = min(max(unanswerable_share, 0.01), 0.99)
-    weight = np.where(ha, share / (1 - share) * n_pos / n_neg, 1.0)
-    curve = precision_curve(probs, ya.astype(bool), weight)
-    threshold = threshold_for(curve, target_precision)
-    n_pos = sum(not p.held_entry for p in pq)
-    note = (
-        f"self-calibrated on {len(entries)} entries: {n_pos} held-out phrasings, {len(pq) - n_pos} held-out "
-        f"entries; threshold = lowest with pseudo-query answered precision >= {target_precision}"
-    )
-    cal = replace(cal, threshold=threshold, note=note)
-    return SelfCalibration(cal, curve, n_pos, len(pq) - n_pos, fingerprint(entries, kb.encoder.name))
+    probs = cal.probability({f: x[:, i] for i, f in enumerate(FEATURES)})
+    curve = precision_curve(probs, y.astype(bool), weight)
+    return replace(cal, threshold=threshold_for(curve, target)), curve
 
 
 def precision_curve(
@@ -252,8 +271,12 @@ def load_or_calibrate(
             pass  # unreadable or from an older version: fit again
     fitted = calibrate_kb(kb, target_precision)
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(fitted.to_json(), ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        save_self_calibration(fitted, path)
     return fitted
+
+
+def save_self_calibration(fitted: SelfCalibration, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(fitted.to_json(), ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)

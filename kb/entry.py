@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -128,6 +128,12 @@ class KbEntry:
     request_type: str | None = None
     tags: tuple[str, ...] = ()
     updated: str = field(default_factory=now_iso)
+    department: str | None = None
+    """Who owns the answer (e.g. 'Water Company'); also what a narrowing question may ask about."""
+    valid_from: str | None = None
+    """First day (ISO date) the answer holds; before it the entry is never spoken."""
+    valid_until: str | None = None
+    """Last day (ISO date) the answer holds; after it the entry is never spoken."""
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id.strip():
@@ -144,6 +150,19 @@ class KbEntry:
         object.__setattr__(self, "topic", normalise_topic(self.topic))
         object.__setattr__(self, "request_type", normalise_request_type(self.request_type))
         object.__setattr__(self, "tags", tuple(t.strip() for t in self.tags if t and t.strip()))
+        object.__setattr__(self, "department", (self.department or "").strip() or None)
+        start, end = _iso_day(self.valid_from, "valid_from"), _iso_day(self.valid_until, "valid_until")
+        if start and end and end < start:
+            raise KbEntryError(f"entry {self.id!r}: valid_until {end} is before valid_from {start}")
+        object.__setattr__(self, "valid_from", start)
+        object.__setattr__(self, "valid_until", end)
+
+    def is_current(self, day: date | None = None) -> bool:
+        """Whether the answer holds on ``day`` (default: today): expired or future entries are not spoken."""
+        today = (day or date.today()).isoformat()
+        return (self.valid_from is None or self.valid_from <= today) and (
+            self.valid_until is None or today <= self.valid_until
+        )
 
     @property
     def langs(self) -> tuple[str, ...]:
@@ -170,6 +189,9 @@ class KbEntry:
         record["lang"] = list(self.langs)
         if self.tags:
             record["tags"] = list(self.tags)
+        for key in ("department", "valid_from", "valid_until"):
+            if getattr(self, key):
+                record[key] = getattr(self, key)
         record["updated"] = self.updated
         return record
 
@@ -183,14 +205,19 @@ def entry_from_record(record: dict) -> KbEntry:
     """
     if not isinstance(record, dict):
         raise KbEntryError(f"expected an object with id, question and answer, got {type(record).__name__}")
+    alternatives = [k for k in record if _ALT_QUESTION.match(str(k))]
     unknown = set(record) - {"id", "question", "questions", "answer", "topic", "request_type", "lang",
-                             "tags", "updated", *(f"answer_{x}" for x in LANGS)}  # fmt: skip
+                             "tags", "updated", "department", "valid_from", "valid_until",
+                             *alternatives, *(f"answer_{x}" for x in LANGS)}  # fmt: skip
     if unknown:
         raise KbEntryError(f"unknown field(s) {', '.join(sorted(unknown))}")
     raw_id = record.get("id")
     if raw_id is None or (isinstance(raw_id, str) and not raw_id.strip()):
         raise KbEntryError("missing 'id'")
     questions = _questions(record.get("question", record.get("questions")))
+    for key in alternatives:  # extra columns of a sheet: question_2, alt_question, ...
+        if record[key] not in (None, ""):
+            questions += _questions(record[key])
     answers = _answers(record)
     tags = record.get("tags") or ()
     if isinstance(tags, str):
@@ -206,7 +233,36 @@ def entry_from_record(record: dict) -> KbEntry:
         request_type=record.get("request_type") or None,
         tags=tuple(str(t) for t in tags),
         updated=str(updated) if updated else now_iso(),
+        department=_text_or_none(record.get("department")),
+        valid_from=_text_or_none(record.get("valid_from")),
+        valid_until=_text_or_none(record.get("valid_until")),
     )
+
+
+_ALT_QUESTION = re.compile(
+    r"^(alt(ernative)?[ _-]?)?questions?[ _-]?(\d+|alt(ernative)?s?)$|^alt(ernative)?[ _-]?questions?$", re.I
+)
+
+
+def _text_or_none(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()[:10]
+    return str(value).strip() or None
+
+
+def _iso_day(value: object, name: str) -> str | None:
+    """An ISO date (YYYY-MM-DD) from a date, a datetime or text; KbEntryError otherwise."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime | date):
+        return value.isoformat()[:10]
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text[:10]).isoformat()
+    except ValueError:
+        raise KbEntryError(f"{name} {text!r} is not a date: write it as YYYY-MM-DD") from None
 
 
 def _questions(value: object) -> list[str]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -90,6 +91,7 @@ class KnowledgeBase:
         self.encoder = encoder
         self.options = options or KbOptions()
         self.calibration: Calibration = calibration_for(encoder.name, list(self.options.calibration_paths))
+        self.group_calibration: Calibration | None = None  # the top two as one (kb/narrowing.py)
         self._store = store
         self._lock = threading.RLock()
         self._entries: dict[str, KbEntry] = {}
@@ -157,8 +159,12 @@ class KnowledgeBase:
             store.save_snapshot(Snapshot(rows, vecs, {e.id: kb._tokens[e.id] for e in entries}))
         kb.refresh()
         if kb.options.self_calibrate and source.resolve() != default_kb_path().resolve():
-            kb.self_calibrate(store.snapshot_dir / "self_calibration.json")
+            kb.self_calibrate(kb.calibration_path())
         return kb
+
+    def calibration_path(self) -> Path | None:
+        """Where this KB's self-calibration is kept (beside its index); None when not persisted."""
+        return None if self._store is None else self._store.snapshot_dir / "self_calibration.json"
 
     def self_calibrate(self, path: Path | None) -> SelfCalibration:
         """Fit the confidence on this KB's own entries (reusing the fit stored at ``path`` when the
@@ -166,7 +172,7 @@ class KnowledgeBase:
         from kb.autocal import load_or_calibrate
 
         fitted = load_or_calibrate(self, path, self.options.target_precision)
-        self.calibration = fitted.calibration
+        self.calibration, self.group_calibration = fitted.calibration, fitted.group
         return fitted
 
     # --- reading ---------------------------------------------------------------------------------
@@ -347,6 +353,8 @@ class KnowledgeBase:
         l_top = top_n(lex, self.options.candidates)
         l_top = l_top[lex[l_top] > 0]
         cand = np.unique(np.concatenate([d_top, l_top]))
+        day = date.today()  # an expired (or not yet valid) entry is never a candidate
+        cand = np.array([c for c in cand if self._entries[str(self._slot_ids[c])].is_current(day)], np.int64)
         if not len(cand):
             return None
         d_rank = np.zeros(n_slots, np.int64)

@@ -87,7 +87,7 @@ def configured_models(settings: Settings) -> list[ModelEntry]:
         ),
         ModelEntry(
             "kb",
-            f"knowledge base ({s.kb_path or 'shipped default'}, {s.encoder_model})",
+            f"knowledge base ({s.kb_path or 'shipped default'}, {s.resolved_kb_encoder()})",
             lambda: str(s.resolved_kb_index_dir()),
             lambda: _load_kb(s),
         ),

@@ -133,10 +133,13 @@ def open_knowledge_base(
 
     index_dir = settings.resolved_kb_index_dir()
     options = KbOptions(
-        answer_threshold=settings.kb_answer_threshold, calibration_paths=(index_dir / "calibration.json",)
+        answer_threshold=settings.kb_answer_threshold,
+        calibration_paths=(index_dir / "calibration.json",),
+        self_calibrate=settings.kb_self_calibrate,
+        target_precision=settings.kb_target_precision,
     )
     path = kb_path or settings.kb_path
-    enc = encoder or settings.encoder_model
+    enc = encoder or settings.resolved_kb_encoder()
     if persisted:
         return KnowledgeBase.open(path, enc, index_dir=index_dir, options=options)
     return KnowledgeBase.from_file(path, enc, options)
