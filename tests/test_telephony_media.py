@@ -90,6 +90,7 @@ def test_keypad_on_the_caller_websocket(base_url: str, runtime: Runtime) -> None
 def test_a_twilio_media_stream_call_two_way_with_barge_in_and_keypad(base_url: str, runtime: Runtime) -> None:
     synth = runtime.loaded["tts"]
     question = synth.synthesize("Hello. How can I pay my electricity bill?", "en", TELEPHONE_MULAW).audio
+    interrupt = synth.synthesize("Sorry, one more thing.", "en", TELEPHONE_MULAW).audio
     stream = TwilioStream(
         base_url.replace("http://", "ws://") + "/v1/telephony/twilio", {"caller": NUMBER, "language": "en"}
     )
@@ -134,6 +135,18 @@ def test_a_twilio_media_stream_call_two_way_with_barge_in_and_keypad(base_url: s
     bot_lines = [u.text for u in runtime.store.transcript(call.id) if u.speaker == "bot"]
     key = {w for w in words(bot_lines[-1]) if len(w) > 4}
     assert len(words(text) & key) >= min(3, len(key)), (text, bot_lines[-1])
+
+    # Key *: the long answer again; the caller talks over it and the service sends clear.
+    starred_at = time.monotonic()
+    stream.dtmf("*")
+    eventually(lambda: len(stream.audio_between(starred_at)) > 8000 * 2, "the answer said again", 30)
+    assert ("repeat", "caller pressed *") in [
+        (d.action, d.reason) for d in runtime.store.get_call(call.id).decisions
+    ]
+    clears = len(stream.clears)
+    stream.send_media(interrupt)
+    eventually(lambda: len(stream.clears) > clears, "clear while the answer was said again", 15)
+    stream.send_silence(1.0)
 
     # Key 0: a person.
     stream.dtmf("0")
