@@ -259,8 +259,14 @@ def test_an_asterisk_audiosocket_call_with_speech_and_keys(
     with runtime.store.session() as s:
         call = s.scalars(select(Call).where(Call.channel == "audiosocket")).one()
 
+    spoke_at = time.monotonic()
     peer.speak(question)  # over the greeting: the rest of the greeting is dropped
+    spoke_until = time.monotonic()
     peer.speak(b"\x00\x00" * 8000 * 2)
+    during = sum(len(p) for at, p in list(peer.audio) if spoke_at + 1.5 <= at < spoke_until) / 16000
+    assert spoke_until - spoke_at > 2.5 and during < 0.3, (
+        f"{during:.2f} s of greeting went on over the caller"
+    )
     decision = eventually(
         lambda: next((d for d in runtime.store.get_call(call.id).decisions if d.action == "answer"), None),
         "the answer decision",
