@@ -206,14 +206,15 @@ def run(
         sustained = 0
         by_calls: dict[str, float] = {}
         table: list[dict[str, Any]] = []
-        from eval.load_bench import run_level
+        from eval.load_bench import caller_pool, run_level
 
         still_there = tuple(
             runtime.session_services.voice_for("pcm16-16k").prompt_text("still_there", lang)
             for lang in ("en", "zh")
         )
+        pool = caller_pool()  # the callers in their own process, not the service's interpreter
         for n in levels:
-            row = run_level(url, [c.pcm for c in routine], n, still_there)
+            row = run_level(url, [c.pcm for c in routine], n, still_there, pool)
             table.append(row)
             by_calls[str(n)] = row["voice_to_voice_p95_s"]
             progress(
@@ -226,6 +227,7 @@ def run(
             p95 = row["voice_to_voice_p95_s"]
             if row["admitted_share"] == 1.0 and p95 is not None and p95 <= realtime_bound_s:
                 sustained = max(sustained, n)
+        pool.shutdown()
         capacity = runtime.session_services.admission.capacity if runtime.session_services.admission else None
     return {
         "voice_to_voice_p50_s": round(statistics.median(v2v), 3),

@@ -10,8 +10,10 @@ writes it to the JSON, with a plot.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,13 +66,36 @@ def one_call(
         call.hangup()
 
 
-def run_level(url: str, clips: list[bytes], n: int, still_there: tuple[str, ...]) -> dict[str, Any]:
-    import psutil
-
+def run_level(
+    url: str, clips: list[bytes], n: int, still_there: tuple[str, ...], pool: Executor | None = None
+) -> dict[str, Any]:
+    """One load level. pool: a one-process pool (``caller_pool``) where the callers run, so they
+    do not share the service's interpreter (and its GIL), as remote callers would not; without one
+    they run as threads in this process. CPU and peak memory are the service process's (this one)."""
     from pipeline.metrics import stage_totals
 
     stages0 = stage_totals()
-    proc = psutil.Process()
+    if pool is None:
+        row = _callers(url, clips, n, still_there, os.getpid())
+    else:
+        row = pool.submit(_callers, url, clips, n, still_there, os.getpid()).result()
+    row["stage_mean_s"] = _stage_means(stages0, stage_totals())
+    return row
+
+
+def caller_pool() -> ProcessPoolExecutor:
+    """A process for the simulated callers (spawned: no copy of the loaded models)."""
+    import multiprocessing
+
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+
+
+def _callers(
+    url: str, clips: list[bytes], n: int, still_there: tuple[str, ...], service_pid: int
+) -> dict[str, Any]:
+    import psutil
+
+    proc = psutil.Process(service_pid)
     barrier = threading.Barrier(n)
     results: list[CallResult] = [CallResult(False)] * n
     cpu0, wall0 = proc.cpu_times(), time.monotonic()
@@ -115,7 +140,6 @@ def run_level(url: str, clips: list[bytes], n: int, still_there: tuple[str, ...]
         "errors": [r.error for r in served if r.error],
         "cpu_share": round(((cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)) / wall / cores, 3),
         "peak_rss_mb": round(max(peak) / 2**20, 1),
-        "stage_mean_s": _stage_means(stages0, stage_totals()),
     }
 
 

@@ -10,8 +10,9 @@ import pytest
 import yaml
 
 from core.settings import Settings
-from eval.e2e_bench import live_service
+from eval.e2e_bench import _trim, live_service
 from eval.e2e_scenarios import run_scenario
+from eval.load_bench import caller_pool, run_level
 from eval.scenarios import ScenarioResult, load_scenarios, summarise
 from tts.interface import WEB_PCM16_16K
 
@@ -80,10 +81,17 @@ def calls(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> di
             run_scenario(url, c, synthesize, True, "inject") for c in load_scenarios(folder / "calls.yaml")
         ]
         spoken = load_scenarios(folder / "spoken.yaml")
+        # Two callers finishing together, run from their own process as `triage bench e2e` does.
+        questions = ["How can I pay my electricity bill?", "Where can I renew my passport?"]
+        voice = runtime.session_services.voice_for("pcm16-16k")
+        still_there = (voice.prompt_text("still_there", "en"),)
+        with caller_pool() as pool:
+            load = run_level(url, [_trim(synthesize(q, "en")) for q in questions], 2, still_there, pool)
         return {
             "injected": injected,
             "spoken": [run_scenario(url, c, synthesize, True, "speak") for c in spoken],
             "phone": [run_scenario(url, spoken[0], synthesize, True, "speak", "phone")],
+            "load": [load],  # type: ignore[list-item]
         }
 
 
@@ -139,3 +147,12 @@ def test_a_spoken_mandarin_emergency_over_a_phone_line_is_handed_off(
     (fire,) = calls["phone"]
     assert fire.passed, (fire.failures, fire.outcomes[0].heard)
     assert fire.outcomes[0].voice_to_voice_s is not None
+
+
+def test_a_load_level_reports_every_caller_and_where_the_time_went(calls: dict[str, list]) -> None:
+    """`triage bench e2e`'s load level: callers in their own process, figures of the service's."""
+    (row,) = calls["load"]
+    assert row["admitted_share"] == 1.0 and not row["errors"], row
+    assert row["voice_to_voice_p95_s"] is not None and row["voice_to_voice_p95_s"] < 30, row
+    assert {"asr", "nlu", "tts"} <= set(row["stage_mean_s"]), row
+    assert row["false_silence_prompts"] == 0 and row["peak_rss_mb"] > 100, row
