@@ -62,6 +62,10 @@ def register(groups: CommandGroups) -> None:
             f"imported {len(entries)} entries from {file}: {len(entries) - updated} new, {updated} updated; "
             f"the knowledge base now holds {len(base)}"
         )
+        stored = base.calibration_path()
+        if base.group_calibration is not None and stored is not None:  # a self-calibrated KB: fit it again
+            fitted = base.self_calibrate(stored)
+            typer.echo(f"self-calibrated: answer threshold {fitted.calibration.threshold:.3f} ({stored})")
 
     @kb_app.command("index")
     def kb_index(kb: KbOpt = None, encoder: EncoderOpt = None) -> None:

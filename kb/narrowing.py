@@ -50,7 +50,8 @@ class KbChoice:
     action: Literal["answer", "narrow", "none"]
     confidence: float  # of the top entry
     options: tuple[KbOption, ...] = ()  # answer: the entry; narrow: the two to choose from
-    group_confidence: float = 0.0  # narrow: that the right entry is one of the two
+    group_confidence: float = 0.0  # that the right entry is one of the top two
+    top: KbOption | None = None  # the best candidate, whatever the action
 
 
 def choose(
@@ -73,29 +74,29 @@ def choose(
     if entries[0] is None:
         return KbChoice("none", 0.0)
     p_top = float(prob[top])
+    best = KbOption(entries[0].id, "", *entries[0].answer(lang))
     if p_top >= threshold:
-        text, text_lang = entries[0].answer(lang)
-        return KbChoice("answer", p_top, (KbOption(entries[0].id, "", text, text_lang),))
+        return KbChoice("answer", p_top, (best,), top=best)
     second = entries[1] if len(entries) > 1 else None
     if second is None:
-        return KbChoice("none", p_top)
+        return KbChoice("none", p_top, top=best)
     gfeats = group_features(feats, order)
     group_cal = kb.group_calibration or kb.calibration
     one = {f: np.array([v]) for f, v in zip(FEATURES, gfeats, strict=True)}
     p_group = float(group_cal.probability(one)[0])
     group_threshold = group_cal.threshold if kb.group_calibration else threshold
     if p_group < group_threshold:
-        return KbChoice("none", p_top, group_confidence=p_group)
+        return KbChoice("none", p_top, group_confidence=p_group, top=best)
     label_a, label_b = distinguishing_labels(entries[0], second, lang)
     if not label_a or not label_b or label_a == label_b:
-        return KbChoice("none", p_top, group_confidence=p_group)
+        return KbChoice("none", p_top, group_confidence=p_group, top=best)
     ta = _entry_tokens(entries[0]) | set(tokenize(label_a))
     tb = _entry_tokens(second) | set(tokenize(label_b))
     options = (
         KbOption(entries[0].id, label_a, *entries[0].answer(lang), tuple(sorted(ta - tb))),
         KbOption(second.id, label_b, *second.answer(lang), tuple(sorted(tb - ta))),
     )
-    return KbChoice("narrow", p_top, options, p_group)
+    return KbChoice("narrow", p_top, options, p_group, best)
 
 
 def _question_in(entry: KbEntry, lang: str) -> str:
@@ -152,6 +153,10 @@ def _short(text: str, lang: str) -> bool:
 
 def _strip_question(q: str) -> str:
     return q.strip().rstrip("?？.。!！")
+
+
+def said_neither(reply: str) -> bool:
+    return bool(_NEITHER.search(reply))
 
 
 def resolve_choice(reply: str, options: tuple[KbOption, ...]) -> KbOption | None:

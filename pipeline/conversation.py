@@ -15,6 +15,7 @@ from dataclasses import replace
 from core.events import FinalTranscript
 from pipeline.call_context import CallContext
 from pipeline.handoff_flow import HandoffFlow, record_decision
+from pipeline.narrowing import NEITHER, Narrowing, chosen_facts
 from pipeline.playback import Playback
 from pipeline.policy import Decision, DialogueState, decide
 from pipeline.rating import parse_rating
@@ -42,6 +43,8 @@ class Conversation:
         """A person is talking with the caller: the bot neither decides nor speaks."""
         self.waiting: Waiting | None = None
         """The waiting caller's unit (announcements, call back); without it only danger is screened."""
+        self.narrowing = Narrowing()
+        """The pending "is this about X or Y?" question, when the knowledge base asked one."""
         self.hangup = asyncio.Event()
         """Set when the bot has ended the call (goodbye, silence); the transport then closes."""
         self.end_reason = ""
@@ -96,7 +99,36 @@ class Conversation:
             else:
                 await self._take_rating(final.text, language)
             return
+        if self.narrowing.pending:
+            await self._narrowed(final.text, language)
+            return
         await self._decide(final.text, language)
+
+    async def _narrowed(self, text: str, language: str) -> None:
+        """The reply to the narrowing question: the entry it picks is answered; "neither" goes to a
+        person; anything else (a new question, danger, "a person please") is a turn of its own."""
+        ctx = self.ctx
+        picked = self.narrowing.resolve(text)
+        if picked is None:
+            await self._decide(text, language)
+            return
+        understanding = await ctx.work(ctx.services.understander.understand, text, language)
+        if understanding.facts.emergency or understanding.facts.intent in ("ask_human", "goodbye", "repeat"):
+            await self._decide(text, language)
+            return
+        if picked == NEITHER:
+            decision = Decision("handoff", "caller said neither of the knowledge base's two options")
+            decision = replace(decision, urgency=understanding.facts.urgency)
+            facts = understanding.facts
+            answer = ""
+        else:
+            assert not isinstance(picked, str)
+            facts = chosen_facts(text, language, picked)
+            decision = decide(facts, ctx.state, ctx.services.policy)
+            answer = picked.answer
+        await record_decision(ctx, decision, facts)
+        ctx.state = decision.state
+        await self.act(decision, answer if decision.action == "answer" else "")
 
     async def _decide(self, text: str, language: str) -> None:
         ctx = self.ctx
@@ -115,6 +147,7 @@ class Conversation:
                 facts = replace(facts, kb_entry_id=reply.entry_id, kb_confidence=reply.confidence)
             lap("kb")
         decision = decide(facts, ctx.state, ctx.services.policy)
+        decision = self.narrowing.offer(decision, facts, reply) or decision
         await record_decision(ctx, decision, facts)
         lap("decide")
         ctx.state = decision.state
@@ -127,6 +160,8 @@ class Conversation:
             await say(f"{answer} {v.prompt_text('did_that_help', lang)}")
         elif decision.action == "clarify":
             await say(v.prompt_text("clarify", lang))
+        elif decision.action == "narrow":
+            await say(v.prompt_text("kb_narrow", lang, **self.narrowing.question_values()))
         elif decision.action == "handoff":
             await self.handoffs.handoff(decision)
         elif decision.action == "work_order":

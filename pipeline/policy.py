@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Action = Literal[
-    "answer", "clarify", "handoff", "work_order", "repeat", "anything_else", "still_there", "end"
+    "answer", "clarify", "handoff", "work_order", "repeat", "anything_else", "still_there", "end", "narrow"
 ]
 
 

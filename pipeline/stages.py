@@ -19,7 +19,7 @@ from pipeline.live_calls import LiveCalls
 from pipeline.policy import PolicyConfig, TurnFacts
 from pipeline.retention import recordings_dir
 from pipeline.session import SessionServices
-from pipeline.turns import KnowledgeReply, Understanding
+from pipeline.turns import KnowledgeOption, KnowledgeReply, Understanding
 from tts.interface import AUDIO_FORMATS
 from tts.prompts import render_prompt
 from tts.synthesizer import Synthesizer
@@ -118,11 +118,16 @@ class KbKnowledge:
         return float(self.kb.threshold)
 
     def lookup(self, text: str, language: str, topic: str | None) -> KnowledgeReply | None:
-        hits = self.kb.search(text, lang=language, topic=topic, k=1)
-        if not hits:
+        from kb.narrowing import choose
+
+        choice = choose(self.kb, text, language, topic)
+        if choice.top is None:
             return None
-        hit = hits[0]
-        return KnowledgeReply(hit.entry_id, hit.answer, float(hit.confidence))
+        top = choice.top
+        options: tuple[KnowledgeOption, ...] = ()
+        if choice.action == "narrow":
+            options = tuple(KnowledgeOption(o.entry_id, o.label, o.answer, o.keys) for o in choice.options)
+        return KnowledgeReply(top.entry_id, top.answer, float(choice.confidence), options)
 
 
 def open_knowledge_base(

@@ -27,10 +27,22 @@ class Understanding:
 
 
 @dataclass(frozen=True)
+class KnowledgeOption:
+    """One of two entries the caller is asked to choose between."""
+
+    entry_id: str
+    label: str  # what tells it apart, in the caller's language
+    answer: str
+    keys: tuple[str, ...] = ()  # its words the other lacks: how the caller's reply is read
+
+
+@dataclass(frozen=True)
 class KnowledgeReply:
     entry_id: str
     answer: str
     confidence: float
+    options: tuple[KnowledgeOption, ...] = ()
+    """Two entries when the KB is sure it is one of them but not which: ask (pipeline/narrowing.py)."""
 
 
 class Recognizer(Protocol):

@@ -278,7 +278,15 @@ def test_every_mandarin_prompt_and_answer_is_read_as_mandarin() -> None:
     espeak = shutil.which("espeak-ng")
     assert espeak, "espeak-ng is not installed (scripts/bootstrap.sh installs it)"
     voice = TtsOptions().voices["zh"]
-    values = {"n": 3, "topic": "供水", "reference": "204518", "number": "13812345678", "minutes": 3}
+    values = {
+        "n": 3,
+        "topic": "供水",
+        "reference": "204518",
+        "number": "13812345678",
+        "minutes": 3,
+        "a": "居民用水",
+        "b": "企业用水",
+    }
     texts = [p["zh"].format(**{f: values[f] for f in prompt_fields(k)}) for k, p in PROMPTS.items()]
     for text in [*texts, *ANSWERS["zh"], "请立刻拨打110。"]:
         spoken = " ".join(chunk_text(text, "zh", 30))

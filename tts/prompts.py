@@ -27,6 +27,11 @@ PROMPTS: Final[dict[str, dict[Lang, str]]] = {
         "zh": "如需人工服务请按0，重听请按星号键。",
         "en": "To talk to a person, press 0. To hear that again, press star.",
     },
+    "kb_narrow": {
+        # The knowledge base hesitates between two entries that differ by one detail.
+        "zh": "请问您问的是{a}，还是{b}？",
+        "en": "Just to be sure: is this about {a}, or {b}?",
+    },
     "did_that_help": {
         "zh": "请问这个回答对您有帮助吗？",
         "en": "Did that answer help you?",
