@@ -14,17 +14,8 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-import numpy as np
-
-from core.codec import (
-    alaw_decode,
-    alaw_encode,
-    float_to_pcm16_bytes,
-    mulaw_decode,
-    mulaw_encode,
-    pcm16_bytes_to_float,
-    resample,
-)
+from core.codec import alaw_decode, alaw_encode, float_to_pcm16_bytes, mulaw_encode, pcm16_bytes_to_float
+from pipeline.bridge import StreamConverter
 from pipeline.legs import BRIDGE_RATE
 from transport.sip import message as sip
 from transport.sip.call import Peer
@@ -72,6 +63,9 @@ class AgentCall:
         """Where the agent's voice goes: PCM16 16 kHz (CallSession.agent_audio for this party)."""
         self.hung_up = asyncio.Event()
         """The agent's phone sent BYE."""
+        self._inbound: StreamConverter | None = None
+        self._outbound = StreamConverter(BRIDGE_RATE, "pcm16", 8000, "pcm16")
+        self._odd = b""
 
     def _request(
         self, method: str, cseq: int, headers: list[tuple[str, str]], body: bytes = b""
@@ -114,6 +108,9 @@ class AgentCall:
         except SdpError as e:
             await self.hang_up()
             raise AgentCallError(f"{self.destination} answered with unusable SDP: {e}") from e
+        self._inbound = StreamConverter(
+            8000, "mulaw" if self.choice.codec == "PCMU" else "pcm16", BRIDGE_RATE, "pcm16"
+        )
         self.rtp.payload_type = self.choice.payload_type
         self.rtp.set_silence(0xFF if self.choice.codec == "PCMU" else 0xD5)
         self.rtp.start((self.choice.address, self.choice.port))
@@ -122,14 +119,20 @@ class AgentCall:
         """The caller's (and bot's) audio to the agent's phone: PCM16 16 kHz in, G.711 8 kHz out."""
         if self.rtp is None or self.choice is None or self.hung_up.is_set():
             return
-        samples = resample(pcm16_bytes_to_float(pcm16k[: len(pcm16k) - len(pcm16k) % 2]), BRIDGE_RATE, 8000)
+        data = self._odd + pcm16k
+        cut = len(data) - len(data) % 2
+        data, self._odd = data[:cut], data[cut:]
+        samples = pcm16_bytes_to_float(self._outbound(data))
         self.rtp.push(mulaw_encode(samples) if self.choice.codec == "PCMU" else alaw_encode(samples))
 
     async def _payload(self, payload: bytes) -> None:
-        if self.choice is None or self.on_audio is None:
+        if self.choice is None or self.on_audio is None or self._inbound is None:
             return
-        decoded: np.ndarray = mulaw_decode(payload) if self.choice.codec == "PCMU" else alaw_decode(payload)
-        await self.on_audio(float_to_pcm16_bytes(resample(decoded, 8000, BRIDGE_RATE)))
+        if self.choice.codec == "PCMA":
+            payload = float_to_pcm16_bytes(alaw_decode(payload))
+        pcm = self._inbound(payload)
+        if pcm:
+            await self.on_audio(pcm)
 
     def bye_received(self, request: sip.SipMessage) -> None:
         self.peer.send(sip.response(request, 200, "OK").to_bytes())
