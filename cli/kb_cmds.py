@@ -62,8 +62,13 @@ def register(groups: CommandGroups) -> None:
             f"imported {len(entries)} entries from {file}: {len(entries) - updated} new, {updated} updated; "
             f"the knowledge base now holds {len(base)}"
         )
+        from core.settings import get_settings
+        from kb import default_kb_path
+
+        source = kb or get_settings().kb_path
         stored = base.calibration_path()
-        if base.group_calibration is not None and stored is not None:  # a self-calibrated KB: fit it again
+        own = source is not None and source.resolve() != default_kb_path().resolve()
+        if own and base.options.self_calibrate and stored is not None:  # fit the changed KB again
             fitted = base.self_calibrate(stored)
             typer.echo(f"self-calibrated: answer threshold {fitted.calibration.threshold:.3f} ({stored})")
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import yaml
 
 from kb.entry import LANGS, KbEntry, KbEntryError, detect_lang, entry_from_record
+from kb.importers import SUFFIXES as IMPORT_SUFFIXES
+from kb.importers import KbImportError, import_entries
 
 
 class KbFormatError(ValueError):
@@ -22,7 +24,10 @@ class KbFormatError(ValueError):
 
 
 FORMATS = ("jsonl", "csv", "yaml")
-CSV_COLUMNS = ("id", "question", *(f"answer_{x}" for x in LANGS), "topic", "request_type", "tags", "updated")
+CSV_COLUMNS = (
+    "id", "question", *(f"answer_{x}" for x in LANGS), "topic", "request_type", "tags", "updated",
+    "department", "valid_from", "valid_until",
+)  # fmt: skip
 QUESTION_SEP = " | "
 
 
@@ -34,11 +39,19 @@ def format_of(path: Path) -> str:
         return "yaml"
     if suffix == "csv":
         return "csv"
-    raise KbFormatError(f"{path}: unknown knowledge-base format {path.suffix!r}: use .jsonl, .csv or .yaml")
+    raise KbFormatError(
+        f"{path}: unknown knowledge-base format {path.suffix!r}: use .jsonl, .csv, .yaml, .xlsx, .json, "
+        ".html or .md"
+    )
 
 
 def load_entries(path: str | Path) -> list[KbEntry]:
     path = Path(path)
+    if path.suffix.lower() in IMPORT_SUFFIXES:  # Excel, JSON, HTML and Markdown FAQ pages
+        try:
+            return import_entries(path)
+        except KbImportError as e:
+            raise KbFormatError(str(e)) from None
     fmt = format_of(path)
     try:
         text = path.read_text(encoding="utf-8-sig")
@@ -173,6 +186,9 @@ def dump_entries(entries: Iterable[KbEntry], fmt: str) -> str:
                 "request_type": e.request_type or "",
                 "tags": ";".join(e.tags),
                 "updated": e.updated,
+                "department": e.department or "",
+                "valid_from": e.valid_from or "",
+                "valid_until": e.valid_until or "",
             }
             for lang in LANGS:
                 row[f"answer_{lang}"] = e.answers.get(lang, "")
