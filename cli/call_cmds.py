@@ -26,6 +26,9 @@ def register(groups: CommandGroups) -> None:
             help="Bot capacity for this run (default: the settings', TRIAGE_MAX_BOT_CALLS or two per core).",
         ),
         plot: Path | None = typer.Option(None, help="Load plot PNG (default: next to --json)."),
+        transport: str = typer.Option(
+            "ws", help="ws, or sip: also ask the routine questions over SIP/RTP (voice_to_voice_sip_*)."
+        ),
     ) -> None:
         """Whole calls over the WebSocket: voice-to-voice and emergency-to-agent latency, barge-in,
         and how many simultaneous real-time calls this machine sustains."""
@@ -36,7 +39,9 @@ def register(groups: CommandGroups) -> None:
         if capacity is not None:
             settings = settings.model_copy(update={"max_bot_calls": capacity})
         wanted = tuple(int(x) for x in levels.split(",") if x.strip())
-        result = run(settings, repeats=repeats, progress=typer.echo, levels=wanted)
+        if transport not in ("ws", "sip"):
+            raise typer.BadParameter("use ws or sip", param_hint="--transport")
+        result = run(settings, repeats=repeats, progress=typer.echo, levels=wanted, transport=transport)
         if result["load_levels"] and (plot or json_out):
             from eval.load_bench import plot as plot_levels
 

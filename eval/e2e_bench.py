@@ -5,6 +5,8 @@ Definitions (also written into the JSON):
   time, trailing silence trimmed from the clip) to the first byte of bot audio after it.
 - emergency_to_agent: the same start to the moment a connected agent's WebSocket receives the
   handoff of that call.
+- voice_to_voice_sip (--transport sip): the same over SIP/RTP, from the last RTP packet of the
+  question sent to the first RTP packet of bot speech received (eval/sip_caller.py).
 - barge_in: the first frame of caller speech sent while the bot is talking to `playback_stopped`.
 - max_realtime_calls: the most simultaneous callers (each streaming in real time) for which the
   p95 voice-to-voice latency stays within `realtime_bound_s` (1.5 s, the voice-to-voice target),
@@ -187,8 +189,19 @@ def run(
     realtime_bound_s: float = 1.5,
     progress: Callable[[str], None] = print,
     levels: tuple[int, ...] = (1, 2, 4, 8, 12, 16),
+    transport: str = "ws",
 ) -> dict[str, Any]:
-    """levels: numbers of simultaneous callers for the load table (eval/load_bench.py)."""
+    """levels: numbers of simultaneous callers for the load table (eval/load_bench.py).
+    transport "sip": the routine questions are also asked over SIP/RTP (eval/sip_caller.py), and
+    voice_to_voice_sip_* is reported beside the WebSocket figure."""
+    sip_port = 0
+    if transport == "sip":
+        from api.server_thread import free_port
+
+        sip_port = free_port()  # a free TCP port; the SIP endpoint takes UDP and TCP on it
+        sip = {"sip_enabled": True, "sip_listen": "127.0.0.1", "sip_port": sip_port}
+        settings = settings.model_copy(update={**sip, "sip_rtp_port_min": 0, "sip_rtp_port_max": 0})
+    v2v_sip: list[float] = []
     with live_service(settings) as (url, runtime):
         routine = _speak(runtime, ROUTINE)
         emergencies = _speak(runtime, EMERGENCY)
@@ -203,6 +216,14 @@ def run(
                 progress(f"emergency-to-agent {e2a[-1]:.3f} s  {clip.text}")
             barge.append(barge_in(url, routine[0], interruption))
             progress(f"barge-in {barge[-1]:.3f} s")
+            if sip_port:
+                import asyncio
+
+                from eval.sip_caller import voice_to_voice_sip
+
+                for clip in routine:
+                    v2v_sip.append(asyncio.run(voice_to_voice_sip("127.0.0.1", sip_port, clip.pcm)))
+                    progress(f"voice-to-voice over SIP {v2v_sip[-1]:.3f} s  {clip.text}")
         sustained = 0
         by_calls: dict[str, float] = {}
         table: list[dict[str, Any]] = []
@@ -235,6 +256,15 @@ def run(
         "emergency_to_agent_p50_s": round(statistics.median(e2a), 3),
         "emergency_to_agent_p95_s": round(pct(e2a, 95), 3),
         "barge_in_p50_s": round(statistics.median(barge), 3),
+        **(
+            {
+                "voice_to_voice_sip_p50_s": round(statistics.median(v2v_sip), 3),
+                "voice_to_voice_sip_p95_s": round(pct(v2v_sip, 95), 3),
+                "n_voice_to_voice_sip": len(v2v_sip),
+            }
+            if v2v_sip
+            else {}
+        ),
         "max_realtime_calls": sustained,
         "concurrency_p95_by_calls": by_calls,
         "load_levels": table,

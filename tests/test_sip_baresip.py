@@ -141,3 +141,20 @@ def _ended(runtime: Runtime, call_id: str) -> Any:
     with runtime.store.session() as s:
         call = s.get(Call, call_id, options=[selectinload(Call.decisions)])
         return call if call is not None and call.status != "active" else None
+
+
+def test_the_bench_sip_caller_hears_the_bots_answer(service: Any) -> None:
+    """eval/sip_caller.py (triage bench e2e --transport sip) places a call and hears an answer."""
+    import asyncio
+
+    from eval.sip_caller import voice_to_voice_sip
+
+    runtime, port = service
+    question = bytes(
+        runtime.loaded["tts"].synthesize("How can I pay my water bill?", "en", WEB_PCM16_16K).audio
+    )
+    waited = asyncio.run(voice_to_voice_sip("127.0.0.1", port, question, number="13000000001"))
+    assert 0 < waited < 60
+    call_id = wait_for("the bench call", lambda: _sip_call(runtime, "13000000001"), 5)
+    said = [u.text for u in runtime.store.transcript(call_id) if u.speaker == "caller"]
+    assert any("water" in words(t) for t in said), said
