@@ -169,6 +169,7 @@ def build_session_services(
                 max_batch=settings.asr_max_batch,
                 loaded_beam_size=settings.asr_loaded_beam_size or None,
                 loaded_window_s=settings.asr_loaded_window_s or None,
+                crowded_window_s=settings.asr_crowded_window_s or None,
             ),
         ),
         understander=ClassifierUnderstander(loaded["nlu"]),

@@ -124,12 +124,21 @@ class BeamRecorder(FakeDecoder):
         return super().decode_batch(audios, **kwargs)
 
 
-@pytest.mark.parametrize(("waiting", "beam", "window"), [(2, 5, None), (3, 3, 6.0), (6, 3, 6.0)])
+@pytest.mark.parametrize(
+    ("waiting", "beam", "window"), [(2, 5, None), (3, 3, 6.0), (5, 3, 6.0), (6, 3, 4.0), (7, 3, 4.0)]
+)
 def test_a_big_batch_of_finals_runs_with_the_loaded_beam_and_window(
     waiting: int, beam: int, window: float | None
 ) -> None:
     dec = BeamRecorder()
-    options = SchedulerOptions(max_batch=8, loaded_beam_size=3, loaded_window_s=6.0, loaded_batch=3)
+    options = SchedulerOptions(
+        max_batch=8,
+        loaded_beam_size=3,
+        loaded_window_s=6.0,
+        loaded_batch=3,
+        crowded_window_s=4.0,
+        crowded_batch=6,
+    )
     sched = DecodeScheduler(dec, options)
     blocker = sched.submit("final", clip("f0"), beam_size=5)
     time.sleep(0.05)  # busy with f0: the next finals wait together
@@ -137,22 +146,24 @@ def test_a_big_batch_of_finals_runs_with_the_loaded_beam_and_window(
     dec.gate.set()
     assert blocker.result(5) == "text f0" and all(f.result(5) for f in finals)
     # A lone caller and a pair keep the full beam and window; three or more calls finishing
-    # together share the cheaper ones.
+    # together share the cheaper ones, and a burst of six or more a shorter window still.
     assert dec.beams == [(waiting, beam, window)]
     assert sched.stats.reduced_beam == (1 if beam == 3 else 0)
+    assert sched.stats.crowded == (1 if window == 4.0 else 0)
     sched.close()
 
 
 def test_the_loaded_beam_and_window_can_be_switched_off() -> None:
     dec = BeamRecorder()
-    sched = DecodeScheduler(dec, SchedulerOptions(loaded_beam_size=None, loaded_window_s=None))
+    off = SchedulerOptions(loaded_beam_size=None, loaded_window_s=None, crowded_window_s=None)
+    sched = DecodeScheduler(dec, off)
     blocker = sched.submit("final", clip("f0"), beam_size=5)
     time.sleep(0.05)
-    finals = [sched.submit("final", clip(f"f{i + 1}"), beam_size=5) for i in range(4)]
+    finals = [sched.submit("final", clip(f"f{i + 1}"), beam_size=5) for i in range(7)]
     dec.gate.set()
     blocker.result(5)
     [f.result(5) for f in finals]
-    assert dec.beams == [(4, 5, None)]
+    assert dec.beams == [(7, 5, None)]
     sched.close()
 
 
