@@ -37,7 +37,7 @@ def import_entries(path: str | Path) -> list[KbEntry]:
     path = Path(path)
     suffix = path.suffix.lower()
     if not path.is_file():
-        raise KbImportError(f"{path}: no such file")
+        raise KbImportError(f"{path}: no such knowledge-base file")
     if suffix == ".xlsx":
         records = _excel_records(path)
     elif suffix == ".json":

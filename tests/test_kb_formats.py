@@ -99,10 +99,11 @@ def test_malformed_files_are_rejected_naming_the_line(fmt: str, text: str, line:
 
 
 def test_unknown_suffix_and_missing_file_say_what_to_do(tmp_path: Path) -> None:
-    with pytest.raises(KbFormatError, match=r"use \.jsonl, \.csv or \.yaml"):
-        load_entries(tmp_path / "kb.xlsx")
-    with pytest.raises(KbFormatError, match="no such knowledge-base file"):
-        load_entries(tmp_path / "missing.jsonl")
+    with pytest.raises(KbFormatError, match=r"use \.jsonl, \.csv, \.yaml, \.xlsx, \.json, \.html or \.md"):
+        load_entries(tmp_path / "kb.docx")
+    for missing in ("missing.jsonl", "missing.xlsx"):
+        with pytest.raises(KbFormatError, match="no such knowledge-base file"):
+            load_entries(tmp_path / missing)
 
 
 def test_shipped_kb_is_bilingual_spoken_and_covers_the_hotline(shipped: list[KbEntry]) -> None:
