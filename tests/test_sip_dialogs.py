@@ -150,3 +150,31 @@ def test_ok_is_retransmitted_until_ack_and_bye_ends_the_call(tmp_path: Path) -> 
     with store.session() as s:
         call = s.scalars(select(Call).where(Call.caller_number == "13700137000")).one()
     assert (call.channel, call.status, call.end_reason) == ("sip", "ended", "caller_hung_up")
+
+
+def test_a_stopping_service_hangs_up_its_calls_and_keeps_the_records(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'calls.db'}")
+
+    async def run() -> list[sip.SipMessage]:
+        server = SipServer(
+            SipConfig(listen="127.0.0.1", port=0, rtp_port_min=0, rtp_port_max=0),
+            lambda: services(tmp_path, store),
+        )
+        await server.start()
+        c = Client(server.port)
+        c.send(request("INVITE", c.port, "call-3", 1, "inv3", body=SDP))
+        ok = next(m for m in await c.replies(0.4) if m.status == 200)
+        c.send(request("ACK", c.port, "call-3", 1, "ack3", to_tag=ok.to_tag))
+        stopping = asyncio.create_task(server.stop())
+        got = await c.replies(0.6)
+        for bye in (m for m in got if m.method == "BYE"):
+            c.send(sip.response(bye, 200, "OK").to_bytes())
+        await stopping
+        return got
+
+    got = asyncio.run(run())
+    byes = [m for m in got if m.method == "BYE"]
+    assert byes and byes[0].call_id == "call-3" and byes[0].from_tag, [m.method or m.status for m in got]
+    with store.session() as s:
+        call = s.scalars(select(Call).where(Call.caller_number == "13700137000")).one()
+    assert (call.status, call.end_reason) == ("dropped", "service_stopped")

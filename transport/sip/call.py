@@ -82,6 +82,8 @@ class SipCall:
         self.remote_bye = asyncio.Event()
         self.cancelled = asyncio.Event()
         self.ended = asyncio.Event()
+        self.stopping = False
+        """The service is shutting down: the call ends from our side (BYE), records kept."""
         self._local_cseq = 1
         self._odd = b""
         self.digits: list[str] = []
@@ -172,7 +174,10 @@ class SipCall:
             retransmit.cancel()
             for task in ends:
                 task.cancel()
-        if who == "caller":
+        if who == "caller" and self.stopping:
+            await session.close("service_stopped", "dropped")
+            await self.send_bye()
+        elif who == "caller":
             self.rtp.clear()
             await session.close("caller_hung_up", "ended")
         elif who == "transferred":

@@ -200,6 +200,9 @@ class RtpStream(asyncio.DatagramProtocol):
             return
         if not self._latched:  # symmetric RTP: answer where the audio really comes from (NAT)
             self.remote, self._latched = (addr[0], addr[1]), True
+        elif (addr[0], addr[1]) != self.remote:
+            self.bad_packets += 1  # another sender on our port: never mixed into the call
+            return
         self.received_packets += 1
         if packet.payload_type == self.payload_type:
             for ready in self.jitter.push(packet):

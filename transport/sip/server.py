@@ -105,7 +105,8 @@ class SipServer(asyncio.DatagramProtocol):
 
     async def stop(self) -> None:
         for call in list(self.calls.values()):
-            call.remote_bye.set()  # the service is stopping: each call closes and keeps its records
+            call.stopping = True  # each call closes, keeps its records and sends BYE
+            call.remote_bye.set()
         for task in list(self._tasks):
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(task), 10)
