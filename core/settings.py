@@ -281,6 +281,31 @@ class Settings(BaseSettings):
         '"sip:8000@pbx", "mode": "refer"}]. None matching: the caller waits for the console as usual.',
     )
 
+    # --- supervisor reports and wallboard (pipeline/reports.py, docs/supervisors.md) ----------------
+    service_level_s: float = Field(
+        20.0,
+        gt=0,
+        description="Service level threshold: a handoff counts as answered in time if a person "
+        "accepts it within this many seconds of the caller being handed off.",
+    )
+    service_level_target: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Share of handoffs to answer within service_level_s (the wallboard "
+        "shows service level red below it).",
+    )
+    report_utc_offset_min: int = Field(
+        0,
+        ge=-720,
+        le=840,
+        description="Local time for report hours and days, in minutes from UTC "
+        "(480 for China Standard Time).",
+    )
+    workorder_due_h: float = Field(
+        72.0, gt=0, description="A work order still open this many hours after it was opened is overdue."
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -42,6 +42,13 @@ class Call(Base):
     bot_audio_path: Mapped[str | None] = mapped_column(Text)
     agent_audio_path: Mapped[str | None] = mapped_column(Text)
     """What the agents said once a person took the call (their own channel, 16 kHz)."""
+    topic: Mapped[str | None] = mapped_column(String(48))
+    """Report facts (pipeline/reports_facts.py): the call's topic, request type, urgency and
+    district, filled from its handoff or last decision when the call is reported, so reports group
+    by one column instead of joining every decision."""
+    request_type: Mapped[str | None] = mapped_column(String(32))
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    district: Mapped[str | None] = mapped_column(String(48))
     utterances: Mapped[list[Utterance]] = relationship(
         back_populates="call", order_by="Utterance.seq", cascade="all, delete-orphan"
     )
