@@ -141,6 +141,8 @@ class WorkOrder(Base):
     assigned_to: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    urged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When the order was first flagged overdue (催办) to supervisors and its team."""
     notes: Mapped[list[WorkOrderNote]] = relationship(
         order_by="WorkOrderNote.id", cascade="all, delete-orphan"
     )
@@ -192,6 +194,64 @@ class CallbackAttempt(Base):
     agent_id: Mapped[str] = mapped_column(String(32))
     outcome: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PlaceReport(Base):
+    """One call's topic in one district (pipeline/storms.py counts these to find storms)."""
+
+    __tablename__ = "place_reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    topic: Mapped[str] = mapped_column(String(48))
+    district: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+
+
+class StormAlert(Base):
+    """A burst of calls about one topic in one district, for supervisors (pipeline/incidents.py)."""
+
+    __tablename__ = "storm_alerts"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    topic: Mapped[str] = mapped_column(String(48))
+    district: Mapped[str] = mapped_column(String(64))
+    calls: Mapped[int] = mapped_column(Integer)
+    expected: Mapped[float]
+    p_value: Mapped[float]
+    window_s: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open/published/dismissed
+    incident_id: Mapped[str | None] = mapped_column(String(32))
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Incident(Base):
+    """A live notice callers about its topic and place hear first (pipeline/incidents.py)."""
+
+    __tablename__ = "incidents"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    topic: Mapped[str] = mapped_column(String(48), index=True)
+    district: Mapped[str] = mapped_column(String(64))
+    """The place as callers name it, in any language (matched on the caller's words)."""
+    where_zh: Mapped[str] = mapped_column(String(64))
+    where_en: Mapped[str] = mapped_column(String(64))
+    what_zh: Mapped[str] = mapped_column(Text)
+    what_en: Mapped[str] = mapped_column(Text)
+    fix_by: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="live", index=True)  # live | ended
+    source: Mapped[str] = mapped_column(String(32), default="supervisor")
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    storm_id: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class IncidentCall(Base):
+    """A call that heard an incident notice: counted against the incident, once per call."""
+
+    __tablename__ = "incident_calls"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    incident_id: Mapped[str] = mapped_column(ForeignKey("incidents.id", ondelete="CASCADE"), index=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
