@@ -72,6 +72,22 @@ def register(groups: CommandGroups) -> None:
             fitted = base.self_calibrate(stored)
             typer.echo(f"self-calibrated: answer threshold {fitted.calibration.threshold:.3f} ({stored})")
 
+    @kb_app.command("export-corrections")
+    def kb_export_corrections(
+        out: Annotated[Path, typer.Argument(help="JSONL file to write.")],
+        as_queries: Annotated[
+            bool,
+            typer.Option(help="Write {text, answer_id, lang} rows that `triage eval kb --queries` reads."),
+        ] = False,
+    ) -> None:
+        """Write the agents' corrections of bot answers (question, right entry or none) as JSONL."""
+        from core.settings import get_settings
+        from kb.corrections import CorrectionLog
+
+        log = CorrectionLog(get_settings().resolved_kb_index_dir())
+        n = log.export(out, as_queries=as_queries)
+        typer.echo(f"wrote {n} corrections from {log.path} to {out}")
+
     @kb_app.command("index")
     def kb_index(kb: KbOpt = None, encoder: EncoderOpt = None) -> None:
         """Build (or check) the persisted index the service loads at start-up."""
@@ -148,6 +164,9 @@ def register(groups: CommandGroups) -> None:
         kb: KbOpt = None,
         encoder: EncoderOpt = None,
         scale_free: Annotated[bool, typer.Option(help="Fit the '*' fallback for other encoders.")] = False,
+        corrections: Annotated[
+            bool, typer.Option(help="Add agents' corrections (triage kb export-corrections) to the fit.")
+        ] = True,
     ) -> None:
         """Fit the answer confidence and threshold on the KB's own entries (held-out phrasings and
         entries; stored beside the index) or on dev queries; prints the precision/answer-rate curve."""
@@ -165,8 +184,15 @@ def register(groups: CommandGroups) -> None:
                 f"{cal.encoder}: threshold {cal.threshold:.3f}, lex_weight {cal.lex_weight}; wrote {out}"
             )
             return
+        from kb.corrections import CorrectionLog
+
         base = _open(kb, encoder)
-        fitted = calibrate_kb(base, target_precision)
+        labelled = []
+        if corrections:
+            labelled = [
+                (c.question, c.entry_id) for c in CorrectionLog(get_settings().resolved_kb_index_dir()).read()
+            ]
+        fitted = calibrate_kb(base, target_precision, labelled=labelled)
         stored = base.calibration_path()
         if stored is not None:
             from kb.autocal import save_self_calibration
@@ -174,7 +200,8 @@ def register(groups: CommandGroups) -> None:
             save_self_calibration(fitted, stored)
         typer.echo(
             f"{len(base)} entries, encoder {base.encoder.name}: {fitted.n_answerable} held-out phrasings "
-            f"(answerable), {fitted.n_unanswerable} held-out entries (unanswerable)"
+            f"(answerable), {fitted.n_unanswerable} held-out entries (unanswerable), "
+            f"{len(labelled)} agents' corrections"
         )
         typer.echo(f"{'threshold':>10} {'answered':>9} {'precision':>9}")
         step = max(1, len(fitted.curve) // 20)
@@ -189,6 +216,9 @@ def register(groups: CommandGroups) -> None:
             Path | None, typer.Option(help="JSONL {text, answer_id[, relevant]}; null = no answer.")
         ] = None,
         benchmark: Annotated[str | None, typer.Option(help=BENCHMARK_HELP)] = None,
+        with_corrections: Annotated[
+            bool, typer.Option(help="Also score agents' corrections (question -> right entry or none).")
+        ] = False,
         kb: KbOpt = None,
         encoder: EncoderOpt = None,
         json_out: Annotated[Path | None, typer.Option("--json", help="Write the figures here.")] = None,
@@ -211,12 +241,21 @@ def register(groups: CommandGroups) -> None:
             except QueryFileError as e:
                 _fail(str(e))
             kb, queries = kb or bench_kb, queries or bench_queries
-        if queries is None:
-            _fail("give --queries FILE or --benchmark NAME|FOLDER")
-        assert queries is not None
+        datasets = [] if queries is None else [queries]
+        if with_corrections:
+            from core.settings import get_settings
+            from kb.corrections import CorrectionLog
+
+            log = CorrectionLog(get_settings().resolved_kb_index_dir())
+            if not log.read():
+                _fail(f"no corrections yet in {log.path}")
+            datasets.append(out / "corrections-queries.jsonl")
+            log.export(datasets[-1], as_queries=True)
+        if not datasets:
+            _fail("give --queries FILE, --benchmark NAME|FOLDER or --with-corrections")
         # The same code path as `triage eval run kb`: the shipped task, pointed at these queries.
         options = {"kb": str(kb) if kb else None, "encoder": encoder, "question_lang": question_lang}
-        spec = with_overrides(load_task("kb"), [queries], options)
+        spec = with_overrides(load_task("kb"), datasets, options)
         result = run_task(spec, out, log=typer.echo)
         report, base = result.output.raw
         typer.echo(f"run folder: {result.folder}")

@@ -161,17 +161,26 @@ def calibrate_kb(
     target_precision: float = 0.95,
     seed: int = 13,
     unanswerable_share: float = UNANSWERABLE_SHARE,
+    labelled: list[tuple[str, str | None]] | None = None,
 ) -> SelfCalibration:
     """Fit p(top is right), p(the right entry is one of the top two) and their thresholds on this
-    KB's own pseudo-queries."""
+    KB's own pseudo-queries, plus ``labelled`` real questions (agents' corrections: the question
+    and its right entry, or None when no entry answers it)."""
     entries = kb.entries()
     pq = pseudo_queries(entries, seed)
+    known = {e.id for e in entries}
+    for text, entry_id in labelled or []:
+        if entry_id is None or entry_id in known:  # a correction naming a deleted entry no longer applies
+            pq.append(PseudoQuery(text, entry_id or "", None, held_entry=entry_id is None))
     texts = list(dict.fromkeys(p.text for p in pq))
     vecs = np.concatenate([kb.encoder.encode_queries(texts[i : i + 128]) for i in range(0, len(texts), 128)])
     vec_of = dict(zip(texts, vecs, strict=True))
     x, y, gx, gy, held = [], [], [], [], []
     for p in pq:
-        with held_out(kb, p.entry_id, p.held_question, p.held_entry):
+        if p.entry_id in kb._slot:
+            with held_out(kb, p.entry_id, p.held_question, p.held_entry and p.held_question is None):
+                ids, feats = kb.candidate_features(p.text, query_vector=vec_of[p.text])
+        else:  # a correction whose right answer is "none": nothing to hold out
             ids, feats = kb.candidate_features(p.text, query_vector=vec_of[p.text])
         if not ids:
             continue
