@@ -286,6 +286,11 @@ def test_every_mandarin_prompt_and_answer_is_read_as_mandarin() -> None:
         "minutes": 3,
         "a": "居民用水",
         "b": "企业用水",
+        "where": "朝阳区",
+        "what": "停水",
+        "fix_by": "18点",
+        "status": "正在处理",
+        "due": "预计明天18点前办结。",
     }
     texts = [p["zh"].format(**{f: values[f] for f in prompt_fields(k)}) for k, p in PROMPTS.items()]
     for text in [*texts, *ANSWERS["zh"], "请立刻拨打110。"]:

@@ -88,6 +88,31 @@ PROMPTS: Final[dict[str, dict[Lang, str]]] = {
         "en": "I have recorded your report as a work order. The reference number is {reference}. "
         "The team responsible will contact you.",
     },
+    "incident_notice": {
+        # A live incident notice (pipeline/incidents.py), heard before any answer by callers about it.
+        "zh": "我们已经知道{where}{what}的情况，预计{fix_by}前修复。如果您仍需要人工服务，请说“转人工”。",
+        "en": "We know about the {what} in {where}; repair expected by {fix_by}. "
+        "If you still need a person, just say so.",
+    },
+    "incident_notice_no_eta": {
+        "zh": "我们已经知道{where}{what}的情况，正在抢修。如果您仍需要人工服务，请说“转人工”。",
+        "en": "We know about the {what} in {where}, and a repair team is on it. "
+        "If you still need a person, just say so.",
+    },
+    "workorder_ask_reference": {
+        # The caller asked for the status of a work order without giving its number.
+        "zh": "请说出或用按键输入您的六位工单编号，按井号键结束。",
+        "en": "Please say your six-digit work order reference, or key it and press hash.",
+    },
+    "workorder_status": {
+        "zh": "工单{reference}目前{status}。{due}",
+        "en": "Work order {reference} is {status}. {due}",
+    },
+    "workorder_not_found": {
+        "zh": "抱歉，没有找到编号为{reference}的工单。请核对编号，或者说“转人工”。",
+        "en": "Sorry, I found no work order with the reference {reference}. "
+        "Please check the number, or ask for a person.",
+    },
     "anything_else": {
         "zh": "请问还有什么可以帮您的吗？",
         "en": "Is there anything else I can help you with?",
