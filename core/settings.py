@@ -306,6 +306,45 @@ class Settings(BaseSettings):
         72.0, gt=0, description="A work order still open this many hours after it was opened is overdue."
     )
 
+    # --- incident storms and notices, work-order follow-up (docs/supervisors.md) -------------------
+    storm_window_s: int = Field(
+        900,
+        gt=0,
+        description="Incident storms: calls about one topic from one district counted over this window.",
+    )
+    storm_min_calls: int = Field(5, ge=1, description="Never a storm below this many calls in the window.")
+    storm_alpha: float = Field(
+        1e-3,
+        gt=0,
+        lt=1,
+        description="A burst is a storm when its Poisson tail probability under the topic's normal rate for "
+        "the hour is at most this (pipeline/storms.py).",
+    )
+    storm_floor_per_hour: float = Field(
+        2.0,
+        gt=0,
+        description="Least normal rate (calls an hour) assumed for a topic: a new line has no history.",
+    )
+    storm_baseline_days: int = Field(
+        28, ge=1, description="Days of recorded calls behind a topic's normal rate."
+    )
+    storm_cooldown_s: int = Field(
+        7200, ge=0, description="After a storm alert for a topic and district, no second one for this long."
+    )
+    incident_service_tokens: list[str] = Field(
+        default_factory=list,
+        description="Bearer tokens (JSON list) with which an outage system may publish and end incident "
+        "notices over /v1/incidents without an agent account; empty: supervisors only.",
+    )
+    workorder_due_rules: dict[str, float] = Field(
+        default_factory=lambda: {"emergency": 4.0, "urgent": 24.0},
+        description="Hours to resolve a work order by '<request_type>:<urgency>', '<request_type>' or "
+        "'<urgency>' (most specific wins; JSON), else workorder_due_h. Overdue orders are urged (催办).",
+    )
+    followup_sweep_s: float = Field(
+        60.0, gt=0, description="How often overdue work orders are looked for and urged."
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
