@@ -255,6 +255,16 @@ class IncidentCall(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class VolumeSlot(Base):
+    """Calls offered in one half hour before this service recorded them (imported from a CSV for
+    the forecast, pipeline/forecast.py); recorded calls count on top where both exist."""
+
+    __tablename__ = "volume_slots"
+    slot_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    calls: Mapped[float]
+    source: Mapped[str] = mapped_column(String(64), default="import")
+
+
 def insert_new(s: Session, model: type[Base], rows: list[dict[str, Any]], unique: str) -> None:
     """Insert the rows whose ``unique`` column value is not taken yet, and silently skip the others.
 
