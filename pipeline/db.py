@@ -257,7 +257,7 @@ class IncidentCall(Base):
 
 class VolumeSlot(Base):
     """Calls offered in one half hour before this service recorded them (imported from a CSV for
-    the forecast, pipeline/forecast.py); recorded calls count on top where both exist."""
+    the forecast, pipeline/staffing.py); a half hour with recorded calls uses the recorded count."""
 
     __tablename__ = "volume_slots"
     slot_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
