@@ -273,6 +273,8 @@ def register(groups: CommandGroups) -> None:
             "answerable_answered",
             "unanswerable_answered",
             "answer_in_caller_lang",
+            "narrow_rate",
+            "narrow_holds_right",
         ):
             typer.echo(f"{key:24s} {figures[key]:.3f}")
         typer.echo(

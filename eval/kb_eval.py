@@ -46,6 +46,7 @@ class QueryResult:
     confidence: float
     rank: int  # 1-based rank of the expected entry among the hits, 0 when absent or not answerable
     top_lang: str | None  # language of the answer text returned
+    narrowed: tuple[str, ...] = ()  # the two entries the bot would ask about instead of answering
 
 
 @dataclass
@@ -61,6 +62,8 @@ class KbEvalReport:
     answerable_answered: float  # share of answerable queries that got an answer (right or wrong)
     unanswerable_answered: float  # share of should-not-answer queries that got an answer
     answer_in_caller_lang: float  # share of answered queries answered in the query's language
+    narrow_rate: float = 0.0  # share of queries the bot asks "X or Y?" about instead of answering
+    narrow_holds_right: float = 0.0  # of those, share whose right entry is one of the two (none: never)
     by_lang: dict[str, dict[str, float]] = field(default_factory=dict)
     curve: list[tuple[float, float, float]] = field(default_factory=list)  # (threshold, rate, precision)
 
@@ -125,9 +128,13 @@ def restrict_questions(entries: list[KbEntry], lang: str) -> list[KbEntry]:
 
 
 def run_queries(kb: KnowledgeBase, queries: list[KbQuery], k: int = 5) -> list[QueryResult]:
+    from kb.narrowing import choose
+
     vectors = _encode(kb, [q.text for q in queries])
     results = []
     for q, v in zip(queries, vectors, strict=True):
+        choice = choose(kb, q.text, q.lang, query_vector=v)
+        narrowed = tuple(o.entry_id for o in choice.options) if choice.action == "narrow" else ()
         hits = kb.search(q.text, lang=q.lang, k=k, query_vector=v)
         ids = [h.entry_id for h in hits]
         right = q.right_ids
@@ -140,6 +147,7 @@ def run_queries(kb: KnowledgeBase, queries: list[KbQuery], k: int = 5) -> list[Q
                 top.confidence if top else 0.0,
                 rank,
                 top.answer_lang if top else None,
+                narrowed,
             )
         )
     return results
@@ -155,6 +163,7 @@ def score(results: list[QueryResult], threshold: float, per_lang: bool = True) -
     unanswerable = [r for r in results if r.query.answer_id is None]
     answered = [r for r in results if r.top_id is not None and r.confidence >= threshold]
     right = [r for r in answered if r.top_id in r.query.right_ids]
+    unsure = [r for r in results if r.confidence < threshold]  # not answered: asked "X or Y?" or handed on
     report = KbEvalReport(
         n_queries=len(results),
         n_answerable=len(answerable),
@@ -167,6 +176,8 @@ def score(results: list[QueryResult], threshold: float, per_lang: bool = True) -
         answerable_answered=_mean([r.confidence >= threshold for r in answerable]),
         unanswerable_answered=_mean([r.confidence >= threshold for r in unanswerable]),
         answer_in_caller_lang=_mean([r.top_lang == r.query.lang for r in answered]),
+        narrow_rate=_mean([bool(r.narrowed) for r in unsure]) * len(unsure) / max(len(results), 1),
+        narrow_holds_right=_mean([bool(set(r.narrowed) & r.query.right_ids) for r in unsure if r.narrowed]),
         curve=precision_rate_curve(results),
     )
     for lang in sorted({r.query.lang for r in results}) if per_lang else []:
@@ -182,6 +193,7 @@ def score(results: list[QueryResult], threshold: float, per_lang: bool = True) -
                 "answer_rate": s.answer_rate,
                 "answerable_answered": s.answerable_answered,
                 "unanswerable_answered": s.unanswerable_answered,
+                "narrow_rate": s.narrow_rate,
             }
     return report
 
