@@ -73,9 +73,11 @@ class StreamingTranscriber:
             self._resampler = soxr.ResampleStream(sample_rate, SAMPLE_RATE, 1, dtype="float32", quality="HQ")
         self._vad = StreamingVad()
         o = self.options
+        # An 8 kHz stream is a phone line: narrowband speech scores lower (AsrOptions).
+        narrow = sample_rate == 8000
         self._endpointer = Endpointer(
-            threshold=o.vad_threshold,
-            neg_threshold=o.vad_neg_threshold,
+            threshold=o.narrowband_vad_threshold if narrow else o.vad_threshold,
+            neg_threshold=o.narrowband_vad_neg_threshold if narrow else o.vad_neg_threshold,
             frame_s=FRAME / SAMPLE_RATE,
             start_frames=max(1, round(o.speech_start_ms / 1000 * SAMPLE_RATE / FRAME)),
             speculative_s=o.speculative_ms / 1000,

@@ -1,7 +1,8 @@
 """`triage bench asr`: accuracy, speed and streaming latency of the ASR stage on a clip manifest.
 
 Each clip is transcribed twice: in batch (timed: real-time factor, WER/CER) and streamed in real
-time (or ``speed`` times faster) in 20 ms PCM16 chunks, with 0.5 s of silence before and 1.5 s
+time (or ``speed`` times faster) in 20 ms chunks (16 kHz PCM16; an 8 kHz clip at its own rate,
+mu-law for telephone copies, as a phone line delivers it), with 0.5 s of silence before and 1.5 s
 after it so the end-pointer can fire on the last utterance.
 
 Definitions written into the JSON:
@@ -22,22 +23,24 @@ import resource
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import soundfile as sf
 
 from asr.audio import load_audio
 from asr.batch import BatchTranscriber, join_texts
 from asr.decoder import SAMPLE_RATE, WhisperDecoder
 from asr.options import AsrOptions
 from asr.streaming import StreamingTranscriber
-from core.codec import float_to_pcm16_bytes
+from core.codec import float_to_pcm16_bytes, mulaw_encode
 from core.events import FinalTranscript, PartialTranscript, SpeechStarted
 from eval.metrics import EditCounts, char_errors, corpus, word_errors
 
 CHUNK_S = 0.02
 LEAD_S, TAIL_S = 0.5, 1.5
 LONG_CLIP_S = 20.0
+PHONE_RATE = 8000
 END_OF_SPEECH_DEFINITION = (
     "end of the last 32 ms Silero VAD frame judged speech in the utterance; latency = wall time the "
     "FinalTranscript was returned minus wall time the audio up to that instant had been fed "
@@ -82,14 +85,21 @@ def score(lang: str, reference: str, hypothesis: str) -> EditCounts:
 
 
 def stream_clip(
-    decoder: WhisperDecoder, options: AsrOptions, audio: np.ndarray, speed: float
+    decoder: WhisperDecoder,
+    options: AsrOptions,
+    audio: np.ndarray,
+    speed: float,
+    sample_rate: int = SAMPLE_RATE,
+    encoding: Literal["pcm16", "mulaw"] = "pcm16",
 ) -> tuple[str, list[float], list[float], list[float]]:
-    """Feed a clip as a live call; returns final text and the latency lists (seconds)."""
-    lead = np.zeros(int(LEAD_S * SAMPLE_RATE), np.float32)
-    tail = np.zeros(int(TAIL_S * SAMPLE_RATE), np.float32)
-    pcm = float_to_pcm16_bytes(np.concatenate([lead, audio, tail]))
-    step = int(CHUNK_S * SAMPLE_RATE) * 2
-    streamer = StreamingTranscriber(decoder, options)
+    """Feed a clip (float32 at ``sample_rate``, 16000 or 8000) as a live call, in 20 ms frames of
+    ``encoding``; returns final text and the latency lists (seconds)."""
+    lead = np.zeros(int(LEAD_S * sample_rate), np.float32)
+    tail = np.zeros(int(TAIL_S * sample_rate), np.float32)
+    padded = np.concatenate([lead, audio, tail])
+    pcm = mulaw_encode(padded) if encoding == "mulaw" else float_to_pcm16_bytes(padded)
+    step = int(CHUNK_S * sample_rate) * (1 if encoding == "mulaw" else 2)
+    streamer = StreamingTranscriber(decoder, options, sample_rate, encoding)
     finals: list[str] = []
     final_lat: list[float] = []
     partial_lat: list[float] = []
@@ -127,6 +137,17 @@ def stream_clip(
     return join_texts(finals), final_lat, partial_lat, start_lat
 
 
+def _as_streamed(row: dict[str, Any], audio: np.ndarray) -> tuple[np.ndarray, int, Any]:
+    """What a live call carries for this clip: an 8 kHz recording (a phone line, or a telephone
+    copy) is streamed at 8 kHz as the telephone transports do (mu-law where the row says so),
+    anything else as 16 kHz PCM16."""
+    if sf.info(str(row["path"])).samplerate != PHONE_RATE:
+        return audio, SAMPLE_RATE, "pcm16"
+    native, _ = sf.read(str(row["path"]), dtype="float32", always_2d=True)
+    encoding = "mulaw" if row.get("line_encoding") == "mulaw" else "pcm16"
+    return native.mean(axis=1).astype(np.float32), PHONE_RATE, encoding
+
+
 def run_bench(
     decoder: WhisperDecoder,
     options: AsrOptions,
@@ -142,7 +163,10 @@ def run_bench(
         started = time.perf_counter()
         transcript = batch.transcribe(audio)
         compute = time.perf_counter() - started
-        stream_text, final_lat, partial_lat, start_lat = stream_clip(decoder, options, audio, speed)
+        native, rate, encoding = _as_streamed(row, audio)
+        stream_text, final_lat, partial_lat, start_lat = stream_clip(
+            decoder, options, native, speed, rate, encoding
+        )
         res = ClipResult(
             file=row["file"],
             lang=row["lang"],
