@@ -16,6 +16,7 @@ from api.call_rtc import router as call_rtc_router
 from api.console import mount_console
 from api.errors import install_error_handlers
 from api.kb_corrections import router as kb_corrections_router
+from api.reports import router as reports_router
 from api.softphone import router as softphone_router
 from api.telephony import router as telephony_router
 from core.settings import get_settings
@@ -70,6 +71,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(call_rtc_router)
     app.include_router(telephony_router)
     app.include_router(kb_corrections_router)
+    app.include_router(reports_router)
     mount_console(app)
     return app
 

@@ -16,6 +16,7 @@ from cli import (
     eval_cmds,
     kb_cmds,
     nlu_cmds,
+    report_cmds,
     service_cmds,
     tts_cmds,
 )
@@ -46,6 +47,7 @@ for module in (
     call_cmds,
     agent_cmds,
     eval_cmds,
+    report_cmds,
 ):
     module.register(groups)
 
