@@ -19,6 +19,7 @@ from chromium import classes, click, shot, sign_in, wait_for
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions
 
 from api.server_thread import running_server
 from core.settings import Settings
@@ -381,3 +382,21 @@ def test_the_calls_recordings_play_in_the_browser(
         click(browser, lambda d: d.find_element(By.CSS_SELECTOR, slot + " button"), track)  # noqa: B023
         duration = wait_for(browser, lambda d: d.execute_script(LOADED_DURATION, slot + " audio"), track)  # noqa: B023
         assert duration == pytest.approx(seconds, abs=0.05)
+
+
+def test_an_agent_marks_the_bots_answer_wrong_and_the_correction_is_kept(
+    browser: WebDriver, base_url: str, agent_token: str, scenario: dict[str, Handoff], runtime: Runtime
+) -> None:
+    from kb.corrections import CorrectionLog
+
+    sign_in(browser, base_url, agent_token)
+    click(browser, lambda d: item(d, scenario["routine"].id), "the routine caller")
+    click(browser, lambda d: d.find_element(By.CSS_SELECTOR, "#answers .kb-wrong"), "the wrong-answer button")
+    prompt = wait_for(browser, expected_conditions.alert_is_present(), "the right-entry prompt")
+    prompt.send_keys("water-pressure-report")
+    prompt.accept()
+    log = CorrectionLog(runtime.settings.resolved_kb_index_dir())
+    saved = wait_for(browser, lambda d: log.read() or None, "the saved correction")
+    assert [(c.question, c.bot_entry_id, c.entry_id) for c in saved] == [
+        ("我家水压很低，洗澡都不行", "water-low-pressure", "water-pressure-report")
+    ]

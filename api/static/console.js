@@ -388,8 +388,10 @@ function renderDetail(d, opts) {
   for (const u of d.transcript) appendLine(u);
 
   renderDetails(d.details || {});
-  const answers = (d.answers_tried || []).map((a) =>
-    el("li", {}, a.answer, a.kb_entry_id ? el("span", { class: "kb" }, a.kb_entry_id) : null));
+  const tried = d.answers_tried || [];
+  const answers = tried.map((a, i) =>
+    el("li", {}, a.answer, a.kb_entry_id ? el("span", { class: "kb" }, a.kb_entry_id) : null,
+      i === tried.length - 1 && a.kb_entry_id ? correctionButton(d.call_id) : null));
   $("answers").replaceChildren(...answers);
   $("answers-empty").hidden = answers.length > 0;
   renderHistory(d.history);
@@ -397,6 +399,23 @@ function renderDetail(d, opts) {
   renderOrders(d.work_orders || []);
   renderSoftphone(d);
   if (!opts.keepForm) resetForm(d);
+}
+
+// An agent marks the bot's last knowledge-base answer wrong: the right entry id, or none.
+function correctionButton(callId) {
+  const btn = el("button", { type: "button", class: "kb-wrong" }, t("kb_wrong"));
+  btn.addEventListener("click", async () => {
+    const entry = window.prompt(t("kb_right_entry"), "");
+    if (entry === null) return;
+    try {
+      await api("POST", `/v1/calls/${callId}/kb-correction`, { entry_id: entry.trim() || null });
+      btn.textContent = t("kb_correction_saved");
+      btn.disabled = true;
+    } catch (e) {
+      btn.textContent = e.message;
+    }
+  });
+  return btn;
 }
 
 function appendLine(u) {
