@@ -1,6 +1,8 @@
-"""A phone call over SIP from baresip (Debian's package, an independent SIP phone) to the service
-with the real models: the phone's microphone plays a spoken question, the bot answers, and what
-the phone heard is the bot's voice saying its answer."""
+"""Phone calls over SIP from baresip (Debian's package, an independent SIP phone) to the service
+with the real models, sharing one runtime: the phone's microphone plays a spoken question, the bot
+answers, and what the phone heard is the bot's voice saying its answer; an emergency said over SIP
+is handed to a second, auto-answering baresip standing in for the agent's phone, by REFER and by
+bridging, and the console shows the handoff as that agent's."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 from baresip import Phone
@@ -19,6 +22,7 @@ from live_runtime import live_runtime
 from api.server_thread import running_server
 from asr.batch import BatchTranscriber
 from core.codec import float_to_pcm16_bytes, pcm16_bytes_to_float, resample
+from core.settings import SipTransferRoute
 from pipeline.runtime import Runtime
 from tts.interface import WEB_PCM16_16K
 
@@ -40,14 +44,17 @@ SIP_SETTINGS: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> Iterator[tuple[Runtime, int]]:
+def service(
+    tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path
+) -> Iterator[tuple[Runtime, str, Any]]:
+    """One runtime for the module: (runtime, base URL, the SIP endpoint)."""
     import serve
 
     with live_runtime(tmp_path_factory.mktemp("sip-baresip"), model_cache_dir) as rt:
         rt.settings = rt.settings.model_copy(update=SIP_SETTINGS)
         app = serve.create_app(rt)
-        with running_server(app):
-            yield rt, app.state.sip.port
+        with running_server(app) as url:
+            yield rt, url, app.state.sip
 
 
 def microphone(runtime: Runtime, text: str, path: Path, tail_s: float = 60.0) -> Path:
@@ -81,7 +88,8 @@ def wait_for(what: str, check: Any, timeout_s: float) -> Any:
 
 
 def test_a_question_over_sip_is_heard_answered_and_the_answer_heard(service: Any, tmp_path: Path) -> None:
-    runtime, port = service
+    runtime, _, sip = service
+    port = sip.port
     store = runtime.store
     phone = Phone(tmp_path / "phone", "13812345678", microphone(runtime, QUESTION, tmp_path / "mic.wav"))
     try:
@@ -149,7 +157,8 @@ def test_the_bench_sip_caller_hears_the_bots_answer(service: Any) -> None:
 
     from eval.sip_caller import voice_to_voice_sip
 
-    runtime, port = service
+    runtime, _, sip = service
+    port = sip.port
     question = bytes(
         runtime.loaded["tts"].synthesize("How can I pay my water bill?", "en", WEB_PCM16_16K).audio
     )
@@ -158,3 +167,96 @@ def test_the_bench_sip_caller_hears_the_bots_answer(service: Any) -> None:
     call_id = wait_for("the bench call", lambda: _sip_call(runtime, "13000000001"), 5)
     said = [u.text for u in runtime.store.transcript(call_id) if u.speaker == "caller"]
     assert any("water" in words(t) for t in said), said
+
+
+# --- transfer to a person's phone ----------------------------------------------------------------
+EMERGENCY = "Help! There is a fire in my kitchen and the smoke is everywhere."
+AGENT_SAYS = "This is the fire emergency desk. Leave the building now, help is coming."
+
+
+@pytest.mark.parametrize("mode", ["refer", "bridge"])
+def test_an_emergency_over_sip_goes_to_the_agents_phone(service: Any, tmp_path: Path, mode: str) -> None:
+    runtime, url, sip = service
+    store = runtime.store
+    agent, token = store.create_agent(f"Fire desk ({mode})", topics=[], languages=["en", "zh"])
+    number = "1390000" + ("1111" if mode == "refer" else "2222")
+    agent_mic = microphone(runtime, AGENT_SAYS, tmp_path / "agent-mic.wav", tail_s=30)
+    agent_phone = Phone(tmp_path / "agent", f"fire{mode}", agent_mic, auto_answer=True)
+    sip.config.transfers[:] = [
+        SipTransferRoute(destination=agent_phone.address, mode=mode, urgency="emergency", agent_id=agent.id)
+    ]
+    caller = Phone(tmp_path / "caller", number, microphone(runtime, EMERGENCY, tmp_path / "caller-mic.wav"))
+    try:
+        caller.command("dial", f"sip:12345@127.0.0.1:{sip.port}")
+        caller.wait_event("CALL_ESTABLISHED", 20)
+        answered = agent_phone.wait_event("CALL_ESTABLISHED", 120)
+        call_id = wait_for("the call", lambda: _call_id(runtime, number), 10)
+        handoff = wait_for("the handoff", lambda: _handoff(runtime, call_id), 10)
+        assert handoff.urgency == "emergency"
+        if mode == "refer":  # the caller's phone called the agent itself: the service left the call
+            assert answered["peeruri"].startswith(f"sip:{number}@"), answered
+        else:  # the service called the agent and bridges the two
+            assert answered["peeruri"].startswith("sip:triage@"), answered
+            said = wait_for(
+                "the agent's words in the transcript",
+                lambda: next(
+                    (
+                        u
+                        for u in store.transcript(call_id)
+                        if u.speaker == "agent"
+                        and len(words(u.text) & {"fire", "emergency", "building", "help"}) >= 2
+                    ),
+                    None,
+                ),
+                90,
+            )
+            assert said
+            agent_phone.command("hangup")
+            caller.wait_event("CALL_CLOSED", 40)  # the bot says goodbye and hangs up
+
+        queue = httpx.get(url + "/v1/agents/queue", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        accepted = {h["id"]: h for h in queue.json()["accepted"]}
+        assert handoff.id in accepted, queue.json()
+        assert accepted[handoff.id]["agent_id"] == agent.id
+    finally:
+        caller.stop()
+        agent_phone.stop()
+        sip.config.transfers[:] = []
+    call = wait_for("the call's end", lambda: _ended(runtime, call_id), 40)
+    expected = "transferred" if mode == "refer" else "agent_hung_up"
+    assert call.end_reason == expected and call.channel == "sip"
+    if mode == "bridge":
+        assert call.agent_audio_path and Path(call.agent_audio_path).stat().st_size > 8000
+    actions = [d.action for d in call.decisions]
+    assert "transferred" in actions, actions
+
+
+def _call_id(runtime: Runtime, number: str) -> str | None:
+    from sqlalchemy import select
+
+    from pipeline.db import Call
+
+    with runtime.store.session() as s:
+        return s.scalars(select(Call.id).where(Call.caller_number == number)).first()
+
+
+def _handoff(runtime: Runtime, call_id: str) -> Any:
+    from sqlalchemy import select
+
+    from pipeline.db import Handoff
+
+    with runtime.store.session() as s:
+        return s.scalars(select(Handoff).where(Handoff.call_id == call_id)).first()
+
+
+def test_routes_pick_by_urgency_then_skill() -> None:
+    from transport.sip.transfer import pick_route
+
+    emergency = SipTransferRoute(destination="sip:119@pbx", urgency="emergency", mode="bridge")
+    water = SipTransferRoute(destination="sip:8100@pbx", skill="water", mode="refer")
+    anyone = SipTransferRoute(destination="sip:8000@pbx")
+    routes = [emergency, water, anyone]
+    assert pick_route(routes, "emergency", "water") is emergency
+    assert pick_route(routes, "urgent", "water") is water
+    assert pick_route(routes, "routine", "power") is anyone
+    assert pick_route([emergency], "routine", None) is None
