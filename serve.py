@@ -15,13 +15,17 @@ from api import agent_stream, agents, callbacks, callers, calls, health, metrics
 from api.call_rtc import router as call_rtc_router
 from api.console import mount_console
 from api.errors import install_error_handlers
+from api.incidents import router as incidents_router
 from api.kb_corrections import router as kb_corrections_router
 from api.reports import router as reports_router
 from api.softphone import router as softphone_router
+from api.staffing import router as staffing_router
 from api.telephony import router as telephony_router
+from api.workorder_followup import router as followup_router
 from core.settings import get_settings
 from pipeline.callbacks import CallbackWatch
 from pipeline.runtime import Runtime
+from pipeline.workorder_followup import FollowUpWatch
 from transport.audiosocket_server import start_audiosocket
 from transport.sip.lifecycle import start_sip
 
@@ -37,6 +41,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     watch = asyncio.create_task(
         CallbackWatch(runtime.store, runtime.bus, runtime.settings.emergency_accept_timeout_s).run()
     )
+    followup = (
+        asyncio.create_task(FollowUpWatch(runtime.followup, runtime.settings.followup_sweep_s).run())
+        if runtime.followup is not None
+        else None
+    )
     sip = await start_sip(runtime)  # phone calls from a PBX or SIP trunk when TRIAGE_SIP_ENABLED
     app.state.sip = sip
     audiosocket = await start_audiosocket(runtime)  # Asterisk AudioSocket() when TRIAGE_AUDIOSOCKET_PORT
@@ -46,6 +55,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await audiosocket.stop()
     if sip is not None:
         await sip.stop()
+    if followup is not None:
+        followup.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await followup
     watch.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await watch
@@ -70,6 +83,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(softphone_router)
     app.include_router(call_rtc_router)
     app.include_router(telephony_router)
+    for router in (incidents_router, staffing_router, followup_router):  # supervisors (docs/supervisors.md)
+        app.include_router(router)
     app.include_router(kb_corrections_router)
     app.include_router(reports_router)
     mount_console(app)

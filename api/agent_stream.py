@@ -51,6 +51,29 @@ from pipeline.store import NotFoundError, Store
 router = APIRouter(tags=["agents"])
 
 CALLBACK_TOPICS = frozenset({"callback.created", "callback.updated", "callback.closed"})
+SUPERVISION_TOPICS = frozenset(
+    {
+        "storm.detected",
+        "storm.updated",
+        "incident.published",
+        "incident.ended",
+        "incident.call",
+        "workorder.overdue",
+    }
+)
+
+
+def supervision_event(agent: Agent, topic: str, data: dict[str, Any]) -> dict[str, Any] | None:
+    """Storm alerts reach supervisors; incident notices every agent; an overdue work order (催办)
+    supervisors and the agent it is assigned to (docs/supervisors.md)."""
+    if topic.startswith("storm.") and not is_supervisor(agent):
+        return None
+    owner = (data.get("order") or {}).get("assigned_to")
+    if topic == "workorder.overdue" and not (is_supervisor(agent) or owner == agent.id):
+        return None
+    return {"type": topic, **data}
+
+
 QUEUE_TOPICS = frozenset(
     {"handoff.created", "handoff.updated", "queue.changed", "call.ended", "agent.status"}
 )
@@ -86,6 +109,10 @@ class AgentRelay:
                 out.append({"type": "workorder.changed", "work_order_id": data.get("work_order_id")})
             elif message.topic in CALLBACK_TOPICS:
                 event = self._callback(agent, message.topic, data)
+                if event:
+                    out.append(event)
+            elif message.topic in SUPERVISION_TOPICS:
+                event = supervision_event(agent, message.topic, data)
                 if event:
                     out.append(event)
             elif message.topic == "call.ended":

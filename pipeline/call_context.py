@@ -25,7 +25,9 @@ from pipeline.store import Store
 from pipeline.turns import Knowledge, Recognizer, Understander, Understanding, Voice
 
 if TYPE_CHECKING:
+    from pipeline.incidents import IncidentBook
     from pipeline.live_calls import LiveCalls
+    from pipeline.workorder_followup import FollowUp
 
 T = TypeVar("T")
 
@@ -64,6 +66,12 @@ class SessionServices:
     """The calls in progress in this process, by call id (agents' softphones attach to them)."""
     waiting_announce_s: float = 30.0
     """While a caller waits for a person: how often they hear their place and estimated wait."""
+    incidents: IncidentBook | None = None
+    """Storm reports and live incident notices (pipeline/incidents.py); None: neither."""
+    followup: FollowUp | None = None
+    """Work-order due times and status by reference (pipeline/workorder_followup.py); None: off."""
+    utc_offset_min: int = 0
+    """Local time for times the bot says (a notice's fix time, a work order's due time)."""
 
 
 @dataclass

@@ -15,22 +15,19 @@ from dataclasses import replace
 from core.events import FinalTranscript
 from pipeline.call_context import CallContext
 from pipeline.handoff_flow import HandoffFlow, record_decision
+from pipeline.incident_turn import IncidentTurn
 from pipeline.narrowing import NEITHER, Narrowing, chosen_facts
 from pipeline.playback import Playback
 from pipeline.policy import Decision, DialogueState, decide
 from pipeline.rating import parse_rating
 from pipeline.waiting import Waiting
+from pipeline.workorder_followup import StatusQuery, work_order_reference
 
 log = logging.getLogger(__name__)
 
 
 def _no_lap(stage: str) -> None:
     """A turn with no clock (a text turn has no end of speech to measure from)."""
-
-
-def work_order_reference(order_id: str) -> str:
-    """A six-digit number the caller can note down and read back (ids are hex)."""
-    return f"{int(order_id[:10], 16) % 1_000_000:06d}"
 
 
 class Conversation:
@@ -48,6 +45,10 @@ class Conversation:
         self.hangup = asyncio.Event()
         """Set when the bot has ended the call (goodbye, silence); the transport then closes."""
         self.end_reason = ""
+        self.incident = IncidentTurn(ctx, playback)
+        """Storm reports and a live incident's notice, heard first (pipeline/incident_turn.py)."""
+        self.status_query = StatusQuery(ctx, playback)
+        """"What is the status of work order 123456?" (pipeline/workorder_followup.py)."""
 
     async def handle(self, final: FinalTranscript) -> None:
         """One caller turn; a failure hands off so the caller is never stranded."""
@@ -102,6 +103,8 @@ class Conversation:
         if self.narrowing.pending:
             await self._narrowed(final.text, language)
             return
+        if await self.status_query.hear(final.text, language):
+            return
         await self._decide(final.text, language)
 
     async def _narrowed(self, text: str, language: str) -> None:
@@ -140,6 +143,8 @@ class Conversation:
         for kind, found in understanding.details.items():
             known = ctx.details.setdefault(kind, [])
             known.extend(item for item in found if item not in known)
+        if await self.incident.hear(facts, understanding.details, text):
+            return  # the caller heard the live incident's notice first
         reply = None
         if not facts.emergency and facts.intent is None:
             reply = await ctx.work(ctx.services.knowledge.lookup, text, language, facts.topic)

@@ -11,10 +11,13 @@ from core.settings import Settings
 from pipeline.bus import EventBus
 from pipeline.callbacks import Callbacks, announce
 from pipeline.db import Callback, utcnow
+from pipeline.incidents import IncidentBook
 from pipeline.model_registry import ModelStatus, configured_models
 from pipeline.session import SessionServices
 from pipeline.stages import build_session_services, warm_up
 from pipeline.store import Store
+from pipeline.supervision import build_supervision
+from pipeline.workorder_followup import FollowUp
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,10 @@ class Runtime:
     session_services: SessionServices | None = None
     """What live calls need; None until every stage loaded (then /health says which did not)."""
     calls_error: str | None = None
+    incidents: IncidentBook | None = None
+    """Storm alerts and incident notices (pipeline/incidents.py)."""
+    followup: FollowUp | None = None
+    """Work-order due times, overdue urging and status by reference (pipeline/workorder_followup.py)."""
 
     @classmethod
     def start(cls, settings: Settings, load_models: bool = True) -> Runtime:
@@ -37,6 +44,7 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         runtime = cls(settings, Store(settings.resolved_database_url()))
         runtime.recover_callbacks(started_at)
+        runtime.incidents, runtime.followup = build_supervision(settings, runtime.store, runtime.bus)
         if not load_models:
             return runtime
         for entry in configured_models(settings):
@@ -51,6 +59,9 @@ class Runtime:
             runtime.session_services = build_session_services(
                 settings, runtime.loaded, runtime.store, runtime.bus
             )
+            runtime.session_services.incidents = runtime.incidents
+            runtime.session_services.followup = runtime.followup
+            runtime.session_services.utc_offset_min = settings.report_utc_offset_min
             warm_up(runtime.session_services)
         except Exception as e:
             runtime.calls_error = str(e)
