@@ -29,8 +29,9 @@ LIVE_MEASURES: dict[str, tuple[str, str]] = {
               "当前等待人工的转接数（按紧急程度）及最长等待秒数。"),
     "agents": ("Agents by state: available, busy (on a call) or offline.",
                "坐席状态：空闲、忙碌（通话中）、离线。"),
-    "today": ("Today so far (local midnight until now): the report measures, same definitions.",
-              "今日（本地零点至今）的报表指标，定义同报表。"),
+    "today": ("Today so far (local midnight until now): the report measures, same definitions; "
+              "emergencies include calls still on the line with an emergency handoff.",
+              "今日（本地零点至今）的报表指标，定义同报表；紧急来电含仍在通话中的紧急转人工。"),
 }  # fmt: skip
 
 
@@ -83,6 +84,13 @@ def live_state(s: Session, opts: LiveOptions, now: datetime | None = None) -> di
             workorder_due_h=opts.workorder_due_h,
         ),
     )
+    # facts are copied onto calls when they end: an emergency still on the line counts by its handoff
+    emergencies_now = s.scalar(
+        select(func.count(func.distinct(Call.id)))
+        .join(Handoff, Handoff.call_id == Call.id)
+        .where(Call.ended_at.is_(None), Call.urgency.is_(None), Handoff.urgency == "emergency")
+    )
+    today.total["emergencies"] += int(emergencies_now or 0)
     return {
         "at": now.isoformat(),
         "with_bot": int(active or 0) - int(with_agents or 0),

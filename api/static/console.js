@@ -171,6 +171,7 @@ async function signIn(token) {
 
 function renderMe() {
   if (!state.me) return;
+  $("supervisor-link").hidden = state.me.role !== "supervisor";
   const role = state.me.role === "supervisor" ? (state.lang === "zh" ? "班长" : "supervisor") : "";
   $("me").textContent = state.me.name + (role ? ` · ${role}` : "");
   for (const b of document.querySelectorAll("#status-group button")) {

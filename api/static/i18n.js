@@ -4,6 +4,7 @@
 
 const I18N = {
   en: {
+    supervisor_link: "Wallboard & reports",
     sp_idle: "Phone idle",
     sp_connecting: "Connecting…",
     sp_connected: "Connected",
@@ -166,6 +167,7 @@ const I18N = {
     o_no_answer: "No answer",
   },
   zh: {
+    supervisor_link: "实时看板与报表",
     sp_idle: "话机空闲",
     sp_connecting: "正在接通…",
     sp_connected: "通话中",
