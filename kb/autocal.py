@@ -39,6 +39,7 @@ from kb.lexical import tokenize
 if TYPE_CHECKING:
     from kb.knowledge_base import KnowledgeBase
 
+ALGORITHM = 2  # part of the fingerprint: a stored fit from an older way of fitting is made again
 MAX_QUESTIONS_PER_ENTRY = 3
 MAX_ENTRIES = 600  # a larger KB is calibrated on a fixed random sample of its entries
 
@@ -58,6 +59,7 @@ class PseudoQuery:
     entry_id: str  # the entry it was made from
     held_question: str | None  # the question taken out of the index (None: nothing)
     held_entry: bool  # the whole entry is taken out: the right outcome is to decline
+    ambiguous_with: str | None = None  # the words two near-duplicates share: either fits, so ask
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class SelfCalibration:
 
 
 def fingerprint(entries: list[KbEntry], encoder: str) -> str:
-    h = hashlib.sha256(encoder.encode())
+    h = hashlib.sha256(f"{ALGORITHM}:{encoder}".encode())
     for e in sorted(entries, key=lambda e: e.id):
         h.update(json.dumps([e.id, e.questions, sorted(e.answers.items())], ensure_ascii=False).encode())
     return h.hexdigest()[:16]
@@ -127,6 +129,39 @@ def pseudo_queries(entries: list[KbEntry], seed: int = 13) -> list[PseudoQuery]:
             for t in dict.fromkeys(texts):
                 out.append(PseudoQuery(t, e.id, q if several else None, held_entry=False))
                 out.append(PseudoQuery(t, e.id, None, held_entry=True))
+    return out + ambiguous_queries(chosen)
+
+
+def _words(text: str) -> list[str]:
+    from kb.lexical import _jieba
+
+    if detect_lang(text) == "zh":
+        return [w for w in _jieba().lcut(_ZH_FILLER.sub("", text)) if w.strip()]
+    return re.findall(r"[\w'-]+", text.lower())
+
+
+def ambiguous_queries(entries: list[KbEntry], min_overlap: float = 0.5) -> list[PseudoQuery]:
+    """For each entry, the words its first question shares with its nearest near-duplicate's (e.g.
+    "住院医保怎么报销" from "职工医保住院怎么报销" and "居民医保住院怎么报销"): a question either
+    entry fits, which the bot must not answer with one of them (it may ask which)."""
+    firsts = [(e, _words(e.questions[0])) for e in entries]
+    out = []
+    for e, words in firsts:
+        mine = set(words)
+        best, best_j = None, min_overlap
+        for other, theirs in firsts:
+            if other.id == e.id or detect_lang(other.questions[0]) != detect_lang(e.questions[0]):
+                continue
+            inter, union = mine & set(theirs), mine | set(theirs)
+            j = len(inter) / len(union) if union else 0.0
+            if j >= best_j and len(inter) < len(mine) and len(inter) < len(set(theirs)):
+                best, best_j = other, j
+        if best is None:
+            continue
+        shared = [w for w in words if w in set(_words(best.questions[0]))]
+        if len(shared) >= 2:
+            text = ("" if detect_lang(e.questions[0]) == "zh" else " ").join(shared)
+            out.append(PseudoQuery(text, e.id, None, held_entry=False, ambiguous_with=best.id))
     return out
 
 
@@ -186,9 +221,13 @@ def calibrate_kb(
             continue
         order = np.argsort(-feats["mix"], kind="stable")
         x.append([float(feats[k][order[0]]) for k in FEATURES])
-        y.append(int(not p.held_entry and ids[order[0]] == p.entry_id))
+        top_two = {ids[i] for i in order[:2]}
+        y.append(int(not p.held_entry and p.ambiguous_with is None and ids[order[0]] == p.entry_id))
         gx.append(group_features(feats, order))
-        gy.append(int(not p.held_entry and p.entry_id in {ids[i] for i in order[:2]}))
+        if p.ambiguous_with is not None:
+            gy.append(int(top_two == {p.entry_id, p.ambiguous_with}))
+        else:
+            gy.append(int(not p.held_entry and p.entry_id in top_two))
         held.append(p.held_entry)
     ha = np.asarray(held, bool)
     fp = fingerprint(entries, kb.encoder.name)
