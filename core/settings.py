@@ -305,6 +305,13 @@ class Settings(BaseSettings):
     workorder_due_h: float = Field(
         72.0, gt=0, description="A work order still open this many hours after it was opened is overdue."
     )
+    review_confidence_below: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="Review queue: a call handed to a person after a decision less confident than this is "
+        "queued for a supervisor to label (docs/supervisors.md).",
+    )
 
     # --- incident storms and notices, work-order follow-up (docs/supervisors.md) -------------------
     storm_window_s: int = Field(

@@ -265,6 +265,28 @@ class VolumeSlot(Base):
     source: Mapped[str] = mapped_column(String(64), default="import")
 
 
+class ReviewLabel(Base):
+    """A supervisor's label on a call the bot got wrong (pipeline/review.py): the right topic,
+    urgency and answer for the caller's question, exported as NLU training rows and KB corrections."""
+
+    __tablename__ = "review_labels"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
+    question: Mapped[str] = mapped_column(Text)
+    language: Mapped[str | None] = mapped_column(String(8))
+    topic: Mapped[str | None] = mapped_column(String(48))
+    request_type: Mapped[str | None] = mapped_column(String(32))
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    kb_entry_id: Mapped[str | None] = mapped_column(String(64))
+    """The entry that answers the question; None: no entry does (a person should take it)."""
+    bot_topic: Mapped[str | None] = mapped_column(String(48))
+    bot_kb_entry_id: Mapped[str | None] = mapped_column(String(64))
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    agent_id: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 def insert_new(s: Session, model: type[Base], rows: list[dict[str, Any]], unique: str) -> None:
     """Insert the rows whose ``unique`` column value is not taken yet, and silently skip the others.
 
