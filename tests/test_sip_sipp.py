@@ -179,3 +179,13 @@ def test_malformed_messages_get_errors_and_leave_the_service_healthy(service: An
         tcp.sendall(_options("probe-3", port).replace(b"SIP/2.0/UDP", b"SIP/2.0/TCP"))
         assert tcp.recv(65536).startswith(b"SIP/2.0 200 OK")
     assert httpx.get(url + "/health", timeout=10).json()["status"] == "ok"
+
+
+def test_calls_over_tcp_are_answered_and_end_cleanly(service: Any, tmp_path: Path) -> None:
+    rt, _, port = service
+    before = {c.id for c in sip_calls(rt, "1380000")}
+    done = sipp("uac_pause_bye.xml", port, tmp_path, "-t", "t1", "-m", "2", "-l", "2")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    calls = [c for c in wait_ended(rt, "1380000", len(before) + 2) if c.id not in before]
+    assert len(calls) == 2
+    assert all(c.channel == "sip" and c.end_reason == "caller_hung_up" for c in calls)
