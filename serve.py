@@ -18,6 +18,7 @@ from api.errors import install_error_handlers
 from api.incidents import router as incidents_router
 from api.kb_corrections import router as kb_corrections_router
 from api.reports import router as reports_router
+from api.review import router as review_router
 from api.softphone import router as softphone_router
 from api.staffing import router as staffing_router
 from api.telephony import router as telephony_router
@@ -87,6 +88,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
         app.include_router(router)
     app.include_router(kb_corrections_router)
     app.include_router(reports_router)
+    app.include_router(review_router)
     mount_console(app)
     return app
 

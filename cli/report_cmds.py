@@ -129,6 +129,35 @@ def register(groups: CommandGroups) -> None:
         else:
             typer.echo(body, nl=False)
 
+    review = typer.Typer(
+        no_args_is_help=True, help="The supervisors' review queue (labels on calls the bot got wrong)."
+    )
+    groups.root.add_typer(review, name="review")
+
+    @review.command("export")
+    def review_export(
+        out: Annotated[Path, typer.Option("--out", help="JSONL file to write.")],
+        kind: Annotated[
+            str, typer.Option("--kind", help="nlu (triage nlu train rows) or kb (KB queries).")
+        ] = "nlu",
+        database_url: Annotated[str | None, typer.Option("--database-url", help=DB_HELP)] = None,
+    ) -> None:
+        """Write the review labels as `triage nlu train --data` rows or as KB eval queries."""
+        from pipeline.db import make_sessionmaker
+        from pipeline.review import kb_query_row, labels, training_row
+
+        if kind not in ("nlu", "kb"):
+            raise typer.BadParameter("choose nlu or kb", param_hint="--kind")
+        with make_sessionmaker(_url(database_url))() as s:
+            rows = labels(s)
+            if kind == "nlu":
+                out_rows = [r for r in (training_row(x) for x in rows) if r]
+            else:
+                out_rows = [kb_query_row(x) for x in rows]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in out_rows), encoding="utf-8")
+        typer.echo(f"wrote {len(out_rows)} rows to {out}")
+
     @groups.bench.command("reports")
     def bench_reports(
         calls: Annotated[
