@@ -273,6 +273,11 @@ class Settings(BaseSettings):
         10000, ge=0, le=65535, description="Lowest RTP port (even); 0 takes any free port for each call."
     )
     sip_rtp_port_max: int = Field(20000, ge=0, le=65535, description="Highest RTP port.")
+    sip_allowed_peers: list[str] = Field(
+        default_factory=list,
+        description='Addresses or networks (CIDR) allowed to send SIP, e.g. ["10.0.0.5", "10.1.0.0/16"] '
+        "(the PBX, trunk or SBC); others get 403. Empty: anyone who reaches the port (firewall it).",
+    )
     sip_transfers: list[SipTransferRoute] = Field(
         default_factory=list,
         description="Where a SIP caller handed to a person goes over the phone system, as JSON: the first "

@@ -178,3 +178,21 @@ def test_a_stopping_service_hangs_up_its_calls_and_keeps_the_records(tmp_path: P
     with store.session() as s:
         call = s.scalars(select(Call).where(Call.caller_number == "13700137000")).one()
     assert (call.status, call.end_reason) == ("dropped", "service_stopped")
+
+
+def test_only_allowed_peers_may_call(tmp_path: Path) -> None:
+    store = Store(f"sqlite:///{tmp_path / 'calls.db'}")
+
+    async def run(allowed: list[str]) -> list[int]:
+        config = SipConfig(listen="127.0.0.1", port=0, rtp_port_min=0, rtp_port_max=0, allowed_peers=allowed)
+        server = SipServer(config, lambda: services(tmp_path, store))
+        await server.start()
+        try:
+            c = Client(server.port)
+            c.send(request("OPTIONS", c.port, f"peer-{allowed}", 1, "opt"))
+            return [m.status for m in await c.replies(0.3)]
+        finally:
+            await server.stop()
+
+    assert asyncio.run(run(["10.0.0.0/8"])) == [403]
+    assert asyncio.run(run(["10.0.0.5", "127.0.0.0/8"])) == [200]

@@ -16,6 +16,7 @@ def sip_config(runtime: Runtime) -> SipConfig:
         rtp_port_max=s.sip_rtp_port_max,
         greeting_language=s.greeting_language,
         transfers=list(s.sip_transfers),
+        allowed_peers=list(s.sip_allowed_peers),
     )
 
 

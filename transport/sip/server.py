@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
 import socket
 import time
@@ -48,6 +49,8 @@ class SipConfig:
     rtp_port_max: int = 20000
     greeting_language: str = "en"
     transfers: list[SipTransferRoute] = field(default_factory=list)
+    allowed_peers: list[str] = field(default_factory=list)
+    """Addresses or CIDR networks allowed to send requests; empty allows any."""
 
     @property
     def public_host(self) -> str:
@@ -71,6 +74,7 @@ class SipServer(asyncio.DatagramProtocol):
         self._tasks: set[asyncio.Task[None]] = set()
         self.port = config.port
         self.malformed = 0
+        self._allowed = [ipaddress.ip_network(p, strict=False) for p in config.allowed_peers]
         self.outbound: dict[str, AgentCall] = {}
         """Calls the service placed to people's phones (bridge transfers), by Call-ID."""
         self.desk = TransferDesk(
@@ -157,6 +161,10 @@ class SipServer(asyncio.DatagramProtocol):
             self.malformed += 1
             self._bad_request(data, peer, str(e))
             return
+        if self._allowed and not self._allows(peer.address[0]):
+            if msg.is_request and msg.method != "ACK":
+                peer.send(sip.response(msg, 403, "Forbidden").to_bytes())
+            return
         try:
             if msg.is_request:
                 self._request(msg, peer)
@@ -171,6 +179,13 @@ class SipServer(asyncio.DatagramProtocol):
             log.exception("SIP: failed to handle %s from %s", msg.method or msg.status, peer.address)
             if msg.is_request and msg.method != "ACK":
                 peer.send(sip.response(msg, 500, "Server Internal Error").to_bytes())
+
+    def _allows(self, host: str) -> bool:
+        try:
+            address = ipaddress.ip_address(host)
+        except ValueError:
+            return False
+        return any(address in network for network in self._allowed)
 
     def _bad_request(self, data: bytes, peer: Peer, why: str) -> None:
         """400 when the headers a response needs are readable (a bad body or Content-Length)."""
