@@ -62,6 +62,14 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     gone = store.start_call("13900000006", "zh")
     store.create_handoff(gone.id, "routine", "asked", topic="housing")
     store.end_call(gone.id, "caller_hung_up")  # abandoned
+    doubtful = store.start_call("13900000007", "zh")  # two days ago: in the review list, not today
+    store.update_call(doubtful.id, started_at=now - timedelta(days=2))
+    store.add_utterance(doubtful.id, "caller", "怎么交水费", "zh")
+    store.add_decision(doubtful.id, "answer", "kb", topic="water", kb_entry_id="water-bill", confidence=0.8)
+    store.add_utterance(doubtful.id, "bot", "水费可以在网上缴纳。", "zh")
+    store.create_handoff(doubtful.id, "routine", "caller said the answer did not help", topic="water")
+    store.end_call(doubtful.id, "goodbye")
+    ids["doubtful"] = doubtful.id
     with running_server(create_app(runtime)) as url:
         yield Site(url, runtime, boss, agent, ids)
 
@@ -153,3 +161,32 @@ def test_a_supervisor_reaches_the_page_from_the_console(browser: WebDriver, site
     wait_for(browser, lambda d: text_of(d, "wb-offered") == "6", "the wallboard")
     sign_in(browser, site.url, site.agent)
     assert not browser.find_element(By.ID, "supervisor-link").is_displayed()
+
+
+def test_a_supervisor_labels_a_doubtful_call_in_one_click(
+    browser: WebDriver, site: Site, tmp_path: Path
+) -> None:
+    from selenium.webdriver.support.ui import Select
+
+    from pipeline.db import ReviewLabel
+
+    open_page(browser, site, site.boss, tab="#review")
+    item = wait_for(
+        browser,
+        lambda d: d.find_element(By.CSS_SELECTOR, f"li[data-call='{site.ids['doubtful']}']"),
+        "the item",
+    )
+    assert "怎么交水费" in item.text and "Answer did not help" in item.text
+    assert (
+        Select(item.find_element(By.CSS_SELECTOR, "[data-field=topics]")).first_selected_option.text
+        == "Water"
+    )
+    Select(item.find_element(By.CSS_SELECTOR, "[data-field=topics]")).select_by_value("power")
+    Select(item.find_element(By.CSS_SELECTOR, "[data-field=kb_entry_id]")).select_by_value("")
+    shot(browser, tmp_path, "review_queue")
+    item.find_element(By.CSS_SELECTOR, "button.rv-save").click()
+    wait_for(browser, lambda d: "correction was recorded" in text_of(d, "rv-status"), "the saved label")
+    assert not browser.find_elements(By.CSS_SELECTOR, f"li[data-call='{site.ids['doubtful']}']")
+    with site.runtime.store.session() as s:
+        label = s.query(ReviewLabel).filter_by(call_id=site.ids["doubtful"]).one()
+    assert (label.topic, label.kb_entry_id, label.bot_kb_entry_id) == ("power", None, "water-bill")

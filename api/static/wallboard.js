@@ -10,6 +10,7 @@ const sv = {
   timer: null,
   pollMs: 4000,
   onLang: [],
+  onTab: [],
 };
 const $ = (id) => document.getElementById(id);
 const t = (key) => (I18N[sv.lang] && I18N[sv.lang][key]) || I18N.en[key] || key;
@@ -48,6 +49,7 @@ function denied(message) {
   $("sv-denied").hidden = false;
   $("wallboard").hidden = true;
   $("reports").hidden = true;
+  $("review").hidden = true;
   if (sv.timer) clearInterval(sv.timer);
 }
 
@@ -154,7 +156,9 @@ function showTab(name) {
   for (const b of document.querySelectorAll("[data-tab]")) b.classList.toggle("on", b.dataset.tab === name);
   $("wallboard").hidden = name !== "wallboard";
   $("reports").hidden = name !== "reports";
+  $("review").hidden = name !== "review";
   location.hash = name;
+  for (const fn of sv.onTab) fn(name);
 }
 
 async function startSupervisor() {
@@ -171,7 +175,8 @@ async function startSupervisor() {
     applyLang();
     return denied(e.message);
   }
-  showTab(location.hash === "#reports" ? "reports" : "wallboard");
+  const tab = location.hash.slice(1);
+  showTab(["reports", "review"].includes(tab) ? tab : "wallboard");
   applyLang();
   await pollLive();
   sv.timer = setInterval(pollLive, sv.pollMs);
