@@ -21,6 +21,7 @@ from pipeline.bus import EventBus
 from pipeline.legs import Leg
 from pipeline.metrics import TurnClock
 from pipeline.policy import DialogueState, PolicyConfig
+from pipeline.sms_offer import LogSmsSender, SmsSender
 from pipeline.store import Store
 from pipeline.turns import Knowledge, Recognizer, Understander, Understanding, Voice
 
@@ -66,6 +67,8 @@ class SessionServices:
     """The calls in progress in this process, by call id (agents' softphones attach to them)."""
     waiting_announce_s: float = 30.0
     """While a caller waits for a person: how often they hear their place and estimated wait."""
+    sms: SmsSender = field(default_factory=LogSmsSender)
+    """Sends the full text of a long knowledge-base answer when the caller asks (pipeline/sms_offer.py)."""
     incidents: IncidentBook | None = None
     """Storm reports and live incident notices (pipeline/incidents.py); None: neither."""
     followup: FollowUp | None = None

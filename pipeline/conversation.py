@@ -20,6 +20,7 @@ from pipeline.narrowing import NEITHER, Narrowing, chosen_facts
 from pipeline.playback import Playback
 from pipeline.policy import Decision, DialogueState, decide
 from pipeline.rating import parse_rating
+from pipeline.sms_offer import SmsOffer
 from pipeline.waiting import Waiting
 from pipeline.workorder_followup import StatusQuery, work_order_reference
 
@@ -42,6 +43,8 @@ class Conversation:
         """The waiting caller's unit (announcements, call back); without it only danger is screened."""
         self.narrowing = Narrowing()
         """The pending "is this about X or Y?" question, when the knowledge base asked one."""
+        self.sms = SmsOffer(ctx.services.sms)
+        """The rest of a long answer, offered by SMS (pipeline/sms_offer.py)."""
         self.hangup = asyncio.Event()
         """Set when the bot has ended the call (goodbye, silence); the transport then closes."""
         self.end_reason = ""
@@ -100,6 +103,12 @@ class Conversation:
             else:
                 await self._take_rating(final.text, language)
             return
+        if self.sms.pending:
+            sent: bool = await ctx.work(self.sms.hear, final.text, ctx.start.caller_number)
+            if sent:  # asking for the text counts as "it helped": "anything else?" comes next
+                ctx.state = replace(ctx.state, awaiting_feedback=False)
+                await self.playback.say(self.playback.voice.prompt_text("kb_sms_sent", language))
+                return
         if self.narrowing.pending:
             await self._narrowed(final.text, language)
             return
@@ -162,7 +171,9 @@ class Conversation:
         ctx, say = self.ctx, self.playback.say
         v, lang = self.playback.voice, ctx.language
         if decision.action == "answer":
-            await say(f"{answer} {v.prompt_text('did_that_help', lang)}")
+            said, offered = self.sms.shorten(answer, lang, ctx.start.caller_number)
+            offer = f" {v.prompt_text('kb_sms_offer', lang)}" if offered else ""
+            await say(f"{said}{offer} {v.prompt_text('did_that_help', lang)}")
         elif decision.action == "clarify":
             await say(v.prompt_text("clarify", lang))
         elif decision.action == "narrow":

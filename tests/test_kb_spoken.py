@@ -1,12 +1,17 @@
 """A long written answer becomes a spoken one: the first sentences, and the full text by SMS when the
-caller asks for it (the log sender by default). Table-driven, no models."""
+caller asks for it (the log sender by default). Table-driven, and one call over fake stages."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 import pytest
+from session_fakes import FakeCall
 
 from kb.spoken import spoken_answer
 from pipeline.sms_offer import LogSmsSender, SmsOffer, wants_sms
+from pipeline.turns import KnowledgeReply
 
 LONG_ZH = (
     "办理居住证需要在本市居住满半年。请带身份证、居住登记凭证和近期照片到居住地派出所申请。"
@@ -60,3 +65,29 @@ def test_the_full_answer_is_sent_only_when_asked_and_only_to_a_known_number() ->
     # no number to send to: the whole answer is spoken and nothing is offered
     assert offer.shorten(LONG_EN, "en", None) == (LONG_EN, False)
     assert len(sender.sent) == 1
+
+
+class _LongAnswer:
+    def lookup(self, text: str, language: str, topic: str | None) -> KnowledgeReply | None:
+        return KnowledgeReply("residence-permit", LONG_EN, 0.95)
+
+
+def test_a_call_hears_the_short_answer_and_gets_the_rest_by_sms_on_asking(tmp_path: Path) -> None:
+    async def run() -> tuple[FakeCall, LogSmsSender]:
+        call = FakeCall(tmp_path, silence_timeout_s=60, caller_number="13812345678")
+        sender = LogSmsSender()
+        call.services.knowledge = _LongAnswer()
+        call.session.conversation.sms.sender = sender
+        await call.session.open()
+        await call.session.text("how do I get a residence permit", "en")
+        await call.wait_for(lambda m: m["type"] == "bot_text" and "KB_SMS_OFFER" in m["text"])
+        await call.session.text("yes, text me please", "en")
+        await call.wait_for(lambda m: m["type"] == "bot_text" and m["text"] == "KB_SMS_SENT")
+        await call.session.close("caller_hung_up")
+        return call, sender
+
+    call, sender = asyncio.run(run())
+    answer = next(t for t in call.said() if "KB_SMS_OFFER" in t)
+    said, rest = spoken_answer(LONG_EN, "en")
+    assert answer.startswith(said) and rest not in answer
+    assert list(sender.sent) == [("13812345678", LONG_EN, "en")]

@@ -32,6 +32,15 @@ PROMPTS: Final[dict[str, dict[Lang, str]]] = {
         "zh": "请问您问的是{a}，还是{b}？",
         "en": "Just to be sure: is this about {a}, or {b}?",
     },
+    "kb_sms_offer": {
+        # After the first sentences of a long answer, to a caller whose number we have.
+        "zh": "以上是简要内容，需要完整内容请说“发短信”。",
+        "en": "That is the short version; say 'text me' for the full answer by SMS.",
+    },
+    "kb_sms_sent": {
+        "zh": "好的，完整内容已用短信发到您的手机。还有什么可以帮您？",
+        "en": "Done: the full answer is on its way to your phone by SMS. Anything else?",
+    },
     "did_that_help": {
         "zh": "请问这个回答对您有帮助吗？",
         "en": "Did that answer help you?",
