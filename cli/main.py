@@ -18,6 +18,7 @@ from cli import (
     nlu_cmds,
     report_cmds,
     service_cmds,
+    staffing_cmds,
     tts_cmds,
 )
 from cli.groups import CommandGroups
@@ -48,6 +49,7 @@ for module in (
     agent_cmds,
     eval_cmds,
     report_cmds,
+    staffing_cmds,
 ):
     module.register(groups)
 

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 
 from pipeline.db import Call, Handoff, VolumeSlot, insert_new, utcnow
 from pipeline.erlang import Staffing, agents_needed
-from pipeline.forecast import Forecast, bin_times, forecast, series
+from pipeline.forecast import SLOT, Forecast, bin_times, forecast, series, slot_start
 from pipeline.store import Store
 
 PERIOD_S = 1800.0
@@ -116,7 +116,11 @@ def plan(
     store: Store, opts: StaffingOptions, days: int = 7, holdout_days: int = 7, history_days: int = 120
 ) -> Plan:
     now = utcnow()
-    first, y = series(volumes(store, now - timedelta(days=history_days)), until=now)
+    history = volumes(store, now - timedelta(days=history_days))
+    # Up to the last half hour with calls, never the current one (still filling): trailing empty
+    # half hours mean the line was not recorded then (an import that ends yesterday), not silence.
+    until = min(slot_start(now), max(history) + SLOT) if history else now
+    first, y = series(history, until=until)
     fc = forecast(first, y, days, holdout_days)
     return plan_for(fc, opts, *measured(store))
 
