@@ -39,7 +39,7 @@ from kb.lexical import tokenize
 if TYPE_CHECKING:
     from kb.knowledge_base import KnowledgeBase
 
-ALGORITHM = 2  # part of the fingerprint: a stored fit from an older way of fitting is made again
+ALGORITHM = 3  # part of the fingerprint: a stored fit from an older way of fitting is made again
 MAX_QUESTIONS_PER_ENTRY = 3
 MAX_ENTRIES = 600  # a larger KB is calibrated on a fixed random sample of its entries
 
@@ -132,34 +132,41 @@ def pseudo_queries(entries: list[KbEntry], seed: int = 13) -> list[PseudoQuery]:
     return out + ambiguous_queries(chosen)
 
 
-def _words(text: str) -> list[str]:
+def _content_words(text: str) -> list[tuple[str, str]]:
+    """(word as written, its search token) for the words that carry meaning (stop words dropped)."""
     from kb.lexical import _jieba
 
     if detect_lang(text) == "zh":
-        return [w for w in _jieba().lcut(_ZH_FILLER.sub("", text)) if w.strip()]
-    return re.findall(r"[\w'-]+", text.lower())
+        words = [w for w in _jieba().lcut(_ZH_FILLER.sub("", text)) if w.strip()]
+    else:
+        words = re.findall(r"[\w'-]+", text)
+    out = []
+    for w in words:
+        tokens = tokenize(w)
+        if tokens:
+            out.append((w, tokens[0]))
+    return out
 
 
 def ambiguous_queries(entries: list[KbEntry], min_overlap: float = 0.5) -> list[PseudoQuery]:
-    """For each entry, the words its first question shares with its nearest near-duplicate's (e.g.
-    "住院医保怎么报销" from "职工医保住院怎么报销" and "居民医保住院怎么报销"): a question either
-    entry fits, which the bot must not answer with one of them (it may ask which)."""
-    firsts = [(e, _words(e.questions[0])) for e in entries]
+    """For each entry, the content words its first question shares with its nearest near-duplicate's
+    (e.g. "住院医保怎么报销" from "职工医保住院怎么报销" and "居民医保住院怎么报销"): a question both
+    entries fit, which the bot must not answer with one of them (it may ask which)."""
+    firsts = [(e, _content_words(e.questions[0])) for e in entries]
     out = []
     for e, words in firsts:
-        mine = set(words)
-        best, best_j = None, min_overlap
-        for other, theirs in firsts:
+        mine = {t for _, t in words}
+        best, best_j, shared_tokens = None, min_overlap, set()
+        for other, theirs_words in firsts:
+            theirs = {t for _, t in theirs_words}
             if other.id == e.id or detect_lang(other.questions[0]) != detect_lang(e.questions[0]):
                 continue
-            inter, union = mine & set(theirs), mine | set(theirs)
-            j = len(inter) / len(union) if union else 0.0
-            if j >= best_j and len(inter) < len(mine) and len(inter) < len(set(theirs)):
-                best, best_j = other, j
-        if best is None:
-            continue
-        shared = [w for w in words if w in set(_words(best.questions[0]))]
-        if len(shared) >= 2:
+            inter = mine & theirs
+            j = len(inter) / len(mine | theirs) if mine | theirs else 0.0
+            if j >= best_j and inter != mine and inter != theirs:
+                best, best_j, shared_tokens = other, j, inter
+        shared = [w for w, t in words if t in shared_tokens]
+        if best is not None and len(shared) >= 2:
             text = ("" if detect_lang(e.questions[0]) == "zh" else " ").join(shared)
             out.append(PseudoQuery(text, e.id, None, held_entry=False, ambiguous_with=best.id))
     return out
@@ -228,7 +235,7 @@ def calibrate_kb(
             gy.append(int(top_two == {p.entry_id, p.ambiguous_with}))
         else:
             gy.append(int(not p.held_entry and p.entry_id in top_two))
-        held.append(p.held_entry)
+        held.append(p.held_entry or p.ambiguous_with is not None)  # weighed as questions not to answer
     ha = np.asarray(held, bool)
     fp = fingerprint(entries, kb.encoder.name)
     n_pos = int((~ha).sum())
