@@ -73,7 +73,12 @@ def register(groups: CommandGroups) -> None:
             if (day + 1) % 10 == 0 or day + 1 == days:
                 typer.echo(f"  day {day + 1}/{days}: {getattr(summary, 'calls', 0)} calls", err=True)
 
-        summary = write_history(_url(database_url), plan, replace=replace, progress=progress)
+        from core.settings import get_settings
+
+        sl = get_settings().service_level_s
+        summary = write_history(
+            _url(database_url), plan, replace=replace, progress=progress, service_level_s=sl
+        )
         rows = ", ".join(f"{n} {t}" for t, n in summary.rows.items())
         typer.echo(f"wrote {summary.days} days from {first} ({rows}) in {summary.seconds:.1f} s")
 
@@ -90,6 +95,9 @@ def register(groups: CommandGroups) -> None:
         fmt: Annotated[str, typer.Option("--format", help="table, csv or xlsx.")] = "table",
         out: Annotated[Path | None, typer.Option("--out", help="Write here (xlsx needs it).")] = None,
         database_url: Annotated[str | None, typer.Option("--database-url", help=DB_HELP)] = None,
+        rebuild: Annotated[
+            bool, typer.Option("--rebuild", help="Recount past hours (after records of them were changed).")
+        ] = False,
     ) -> None:
         """Calls offered, contained, handed off and abandoned, service level, ASA, emergencies, repeat
         callers, work orders and satisfaction, grouped (definitions: docs/supervisors.md)."""
@@ -115,7 +123,11 @@ def register(groups: CommandGroups) -> None:
             )
         except ValueError as e:
             raise typer.BadParameter(str(e)) from e
+        from pipeline.reports_rollup import clear_rollup
+
         with make_sessionmaker(_url(database_url))() as s:
+            if rebuild:
+                clear_rollup(s)
             result = build_report(s, opts)
         if fmt == "xlsx":
             assert out is not None

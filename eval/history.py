@@ -165,9 +165,10 @@ class HistoryGenerator:
         self.agents = plan.agent_ids()
         self.recent_numbers: list[str] = []
         self.counter = 0
-        self.end = datetime.combine(plan.start, datetime.min.time(), UTC) + timedelta(
-            days=plan.days, minutes=-plan.utc_offset_min
+        self.start_utc = datetime.combine(plan.start, datetime.min.time(), UTC) - timedelta(
+            minutes=plan.utc_offset_min
         )
+        self.end = self.start_utc + timedelta(days=plan.days)
 
     def _id(self) -> str:
         self.counter += 1

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from pipeline import reports_sql as q
 from pipeline.db import utcnow
 from pipeline.reports_facts import ensure_report_indexes, fill_call_facts
+from pipeline.reports_rollup import roll_up, rolled_span, rollup_sql
 
 GROUPINGS = q.GROUPINGS
 
@@ -167,31 +168,34 @@ class Report:
         return {"options": o, "rows": self.rows, "total": self.total, "labels": self.labels}
 
 
-def build_report(s: Session, opts: ReportOptions) -> Report:
-    """Run the four grouped queries for [start, end) and merge them into one row per group."""
+def build_report(
+    s: Session, opts: ReportOptions, now: datetime | None = None, settle_h: float = 24.0, rollup: bool = True
+) -> Report:
+    """Count [start, end) by ``opts.by``: settled whole hours from the hourly rollup (built here on
+    first use, pipeline/reports_rollup.py), the rest and all work orders with grouped raw queries;
+    then merge into one row per group. ``rollup=False`` counts everything raw."""
     bind = s.get_bind()
     ensure_report_indexes(bind)  # type: ignore[arg-type]
-    fill_call_facts(s, opts.start, opts.end)
     dialect = bind.dialect.name
-    due_at = min(opts.end, utcnow()) - timedelta(hours=opts.workorder_due_h)
-    params = {
-        "start": opts.start,
-        "end": opts.end,
-        "end_margin": opts.end + timedelta(days=1),
-        "sl": opts.service_level_s,
-        "due_before": due_at,
-    }
+    now = now or utcnow()
+    lo, hi = rolled_span(opts.start, opts.end, now, settle_h)
+    usable = rollup and lo < hi and (opts.by not in ("hour", "day") or opts.utc_offset_min % 60 == 0)
+    raw = [(opts.start, lo), (hi, opts.end)] if usable else [(opts.start, opts.end)]
     groups: dict[str | None, ReportRow] = {}
-    queries = (q.calls_sql, q.handoffs_sql, q.repeat_sql, q.work_orders_sql)
-    for make in queries:
-        for row in s.execute(make(dialect, opts.by, opts.utc_offset_min), params).mappings():
-            key = None if row["k"] is None else str(row["k"])
-            target = groups.setdefault(key, ReportRow(key))
-            for name, value in row.items():
-                if name == "emergency_wait_max":
-                    target.emergency_wait_max = None if value is None else float(value)
-                elif name != "k":
-                    target.counts[name] += float(value or 0)
+    if usable:
+        roll_up(s, lo, hi, opts.service_level_s)
+        params = {"start": lo, "end": hi, "sl": opts.service_level_s}
+        _merge(groups, s.execute(rollup_sql(dialect, opts.by, opts.utc_offset_min), params).mappings())
+    for a, b in raw:
+        if a >= b:
+            continue
+        fill_call_facts(s, a, b)
+        params = {"start": a, "end": b, "end_margin": b + timedelta(days=1), "sl": opts.service_level_s}
+        for make in (q.calls_sql, q.handoffs_sql, q.repeat_sql):
+            _merge(groups, s.execute(make(dialect, opts.by, opts.utc_offset_min), params).mappings())
+    due_at = min(opts.end, now) - timedelta(hours=opts.workorder_due_h)
+    params = {"start": opts.start, "end": opts.end, "due_before": due_at}
+    _merge(groups, s.execute(q.work_orders_sql(dialect, opts.by, opts.utc_offset_min), params).mappings())
     total = ReportRow("total")
     for group in groups.values():
         total.add(group)
@@ -202,6 +206,18 @@ def build_report(s: Session, opts: ReportOptions) -> Report:
         {"key": None, **total.measures()},
         _agent_names(s, [r.key for r in ordered]) if opts.by == "agent" else {},
     )
+
+
+def _merge(groups: dict[str | None, ReportRow], rows: Any) -> None:
+    for row in rows:
+        key = None if row["k"] is None else str(row["k"])
+        target = groups.setdefault(key, ReportRow(key))
+        for name, value in row.items():
+            if name == "emergency_wait_max":
+                if value is not None:
+                    target.emergency_wait_max = max(target.emergency_wait_max or 0.0, float(value))
+            elif name != "k":
+                target.counts[name] += float(value or 0)
 
 
 def _agent_names(s: Session, ids: list[str | None]) -> dict[str, str]:
