@@ -4,7 +4,8 @@ per half hour (pipeline/erlang.py).
 
 - Offered calls: every call the service recorded starting in the half hour.
 - Containment: the share of calls over the last ``days`` that never reached a person (no handoff);
-  only the rest (``1 - containment``) is agent work. Without history the configured share is used.
+  only the rest (``1 - containment``) is agent work. With fewer than 100 recorded calls the
+  configured share is used.
 - Handle time (AHT): the mean time from an agent accepting a handoff to resolving it, over the last
   ``days``; without resolved handoffs the configured value.
 """
@@ -22,6 +23,8 @@ from pipeline.forecast import SLOT, Forecast, bin_times, forecast, series, slot_
 from pipeline.store import Store
 
 PERIOD_S = 1800.0
+MIN_CALLS_MEASURED = 100
+"""Fewer recorded calls than this say too little about containment: the configured share is used."""
 
 
 def _aware(ts: datetime) -> datetime:
@@ -106,7 +109,7 @@ def measured(store: Store, days: int = 28) -> tuple[float | None, float | None]:
                 Handoff.resolved_at.is_not(None),
             )
         ).all()
-    containment = 1.0 - handed / calls if calls else None
+    containment = 1.0 - handed / calls if calls >= MIN_CALLS_MEASURED else None
     secs = [(_aware(b) - _aware(a)).total_seconds() for a, b in spans if a and b]
     secs = [x for x in secs if x > 0]
     return containment, (sum(secs) / len(secs) if secs else None)

@@ -131,17 +131,17 @@ def test_csv_import_and_the_plan_net_of_containment(tmp_path: Path) -> None:
     assert import_volumes(store, vols) == len(y) and import_volumes(store, vols) == 0
     with pytest.raises(ForecastError, match="row 2"):
         read_volume_csv("start,calls\nyesterday,12\n")
-    # Recorded calls win in a half hour they cover: 3 calls at the last slot, 2 handed to a person.
-    calls = [store.start_call(None, "zh") for _ in range(3)]
-    for c in calls[:2]:
+    # Recorded calls win in a half hour they cover: 150 calls at the last slot, 50 handed to a person.
+    calls = [store.start_call(None, "zh") for _ in range(150)]
+    for c in calls[:50]:
         h = store.create_handoff(c.id, "routine", "test")
         store.update_handoff(
             h.id, status="resolved", accepted_at=now, resolved_at=now + timedelta(seconds=300)
         )
     slot = max(volumes(store))
-    assert volumes(store)[slot] == 3
+    assert volumes(store)[slot] == 150
     containment, aht = measured(store)
-    assert containment == pytest.approx(1 / 3) and aht == pytest.approx(300)
+    assert containment == pytest.approx(2 / 3) and aht == pytest.approx(300)
     opts = StaffingOptions(target_s=20, service_level=0.8, containment=0.5, aht_s=240)
     p = plan(store, opts, days=1, holdout_days=1)
     assert p.containment == 0.5 and len(p.slots) == DAY
