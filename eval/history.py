@@ -276,8 +276,8 @@ class HistoryGenerator:
             "transfer_topic": None, "transferred_by": None,
         }  # fmt: skip
         rows.handoffs.append(h)
-        if wait > patience and not emergency:
-            h["status"] = "abandoned"
+        if wait > patience and not emergency:  # one in six asks to be called back instead of hanging up
+            h["status"] = "callback" if rng.random() < 1 / 6 else "abandoned"
             call["ended_at"] = t + timedelta(seconds=patience)
             return "abandoned"
         accepted = t + timedelta(seconds=wait)

@@ -44,7 +44,7 @@ def test_weekdays_are_busier_than_sunday_and_mornings_than_nights() -> None:
         {c["district"] for c in rows.calls}
     ) == 7
     statuses = Counter(h["status"] for h in rows.handoffs)
-    assert statuses["resolved"] > statuses["abandoned"] > 0
+    assert statuses["resolved"] > statuses["abandoned"] > statuses["callback"] > 0
     assert all(h["accepted_at"] > h["created_at"] for h in rows.handoffs if h["accepted_at"])
     assert Counter(w["status"] for w in rows.work_orders)["resolved"] > 0
 
