@@ -26,7 +26,9 @@ class Narrowing:
 
     def offer(self, decision: Decision, facts: TurnFacts, reply: KnowledgeReply | None) -> Decision | None:
         """A 'narrow' decision in place of the policy's clarify (or its hand-off after one), or None."""
-        if reply is None or len(reply.options) != 2 or facts.emergency or facts.urgency != "routine":
+        if reply is None or len(reply.options) != 2 or facts.emergency or facts.out_of_scope:
+            return None
+        if facts.urgency != "routine":
             return None
         unclear = decision.action == "clarify" or (
             decision.action == "handoff" and decision.reason.startswith("still unclear")
