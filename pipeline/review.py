@@ -60,8 +60,16 @@ def _conditions(confidence_below: float) -> Any:
         exists().where(Handoff.call_id == c.id, Handoff.reason.like(NOT_HELPFUL)),
         exists().where(Decision.call_id == c.id, Decision.reason.like(NOT_HELPFUL)),
     )
-    low_conf = exists().where(
-        Handoff.call_id == c.id, Handoff.confidence.is_not(None), Handoff.confidence < confidence_below
+    low_conf = or_(
+        exists().where(
+            Handoff.call_id == c.id, Handoff.confidence.is_not(None), Handoff.confidence < confidence_below
+        ),
+        exists().where(
+            Decision.call_id == c.id,
+            Decision.action == "handoff",
+            Decision.confidence.is_not(None),
+            Decision.confidence < confidence_below,
+        ),
     )
     return or_(c.rating <= 2, not_helpful, low_conf)
 
@@ -104,7 +112,8 @@ def _item(
         reasons.append("not_helpful")
     if call.rating is not None and call.rating <= 2:
         reasons.append("low_rating")
-    if any(h.confidence is not None and h.confidence < below for h in handoffs):
+    doubted = [h.confidence for h in handoffs] + [d.confidence for d in decisions if d.action == "handoff"]
+    if any(x is not None and x < below for x in doubted):
         reasons.append("low_confidence_handoff")
     answers = [d for d in decisions if d.action == "answer"]
     named = [d for d in decisions if d.topic]

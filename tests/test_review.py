@@ -37,6 +37,9 @@ def call(store: Store, question: str, lang: str = "zh", **kw: Any) -> str:
     if entry := kw.get("answered"):
         store.add_decision(c.id, "answer", "kb match", kb_entry_id=entry, topic="water", confidence=0.81)
         store.add_utterance(c.id, "bot", "水费可以在网上缴纳。", lang)
+    if kw.get("decided_low"):  # the classifier's low-confidence handoff decision, handoff itself unscored
+        store.add_decision(c.id, "handoff", "low confidence", topic="other", confidence=0.3)
+        store.create_handoff(c.id, "routine", "low confidence", topic="other")
     if reason := kw.get("handoff"):
         store.create_handoff(c.id, "routine", reason, topic=kw.get("topic"), confidence=kw.get("confidence"))
     if rating := kw.get("rating"):
@@ -68,6 +71,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
         "low_rating": call(store, "停水什么时候恢复", answered="water-outage", rating=2),
         "low_confidence": call(store, "那个东西坏了", handoff="unsure", topic="other", confidence=0.4),
         "fine": call(store, "电费怎么查", answered="power-bill", rating=5),
+        "unsure_decision": call(store, "我家那个有点问题", decided_low=True),
         "confident_handoff": call(store, "我要找人工", handoff="asked for a person", confidence=0.95),
         "still_on": call(store, "还在通话", rating=1, end=False),
     }
@@ -88,10 +92,11 @@ def test_the_queue_holds_exactly_the_doubtful_calls_with_their_reasons(world: Wo
     body = world.client.get("/v1/review", headers=world.boss).json()
     got = {i["call_id"]: i for i in body["items"]}
     ids = world.ids
-    assert set(got) == {ids["not_helpful"], ids["low_rating"], ids["low_confidence"]}
+    assert set(got) == {ids["not_helpful"], ids["low_rating"], ids["low_confidence"], ids["unsure_decision"]}
     assert got[ids["not_helpful"]]["reasons"] == ["not_helpful"]
     assert got[ids["low_rating"]]["reasons"] == ["low_rating"]
     assert got[ids["low_confidence"]]["reasons"] == ["low_confidence_handoff"]
+    assert got[ids["unsure_decision"]]["reasons"] == ["low_confidence_handoff"]
     item = got[ids["not_helpful"]]
     assert item["question"] == "我想问怎么交水费" and item["bot_kb_entry_id"] == "water-bill"
     assert item["bot_answer"] == "水费可以在网上缴纳。" and item["bot_topic"] == "water"
@@ -111,7 +116,7 @@ def test_a_label_leaves_the_queue_and_exports_as_training_rows_and_a_kb_correcti
     assert saved.status_code == 201 and saved.json()["kb_correction"] is True
     assert c.post("/v1/review/nope", json=label, headers=world.boss).status_code == 404
     left = {i["call_id"] for i in c.get("/v1/review", headers=world.boss).json()["items"]}
-    assert ids["not_helpful"] not in left and len(left) == 2
+    assert ids["not_helpful"] not in left and len(left) == 3
     corrections = (
         (world.settings.resolved_kb_index_dir() / "corrections.jsonl").read_text("utf-8").splitlines()
     )
