@@ -127,9 +127,16 @@ class AsrOptions:
         allowed_languages: list[str] | tuple[str, ...] = ("zh", "en"),
         adaptive_end: bool = True,
         min_window_s: float | None = None,
+        narrowband_vad_threshold: float | None = None,
+        narrowband_vad_neg_threshold: float | None = None,
     ) -> AsrOptions:
         """Build options from plain configuration values (what Settings holds)."""
         speculative = min(cls.speculative_ms, end_of_speech_ms)
+        narrow, narrow_neg = cls.narrowband_vad_threshold, cls.narrowband_vad_neg_threshold
+        if narrowband_vad_threshold is not None:
+            narrow = narrowband_vad_threshold
+        if narrowband_vad_neg_threshold is not None:
+            narrow_neg = narrowband_vad_neg_threshold
         return cls(
             language=language or None,
             allowed_languages=tuple(allowed_languages),
@@ -142,6 +149,8 @@ class AsrOptions:
             post_speech_ms=min(cls.post_speech_ms, speculative),
             vad_threshold=vad_threshold,
             vad_neg_threshold=min(cls.vad_neg_threshold, vad_threshold),
+            narrowband_vad_threshold=narrow,
+            narrowband_vad_neg_threshold=min(narrow_neg, narrow),
             adaptive_end=adaptive_end,
             min_window_s=cls.min_window_s if min_window_s is None else min_window_s,
         )
@@ -158,4 +167,6 @@ def options_from_settings(settings: Settings) -> AsrOptions:
         allowed_languages=settings.asr_allowed_languages,
         adaptive_end=settings.asr_adaptive_end,
         min_window_s=settings.asr_min_window_s,
+        narrowband_vad_threshold=settings.asr_narrowband_vad_threshold,
+        narrowband_vad_neg_threshold=settings.asr_narrowband_vad_neg_threshold,
     )

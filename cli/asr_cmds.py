@@ -169,13 +169,22 @@ def register(groups: CommandGroups) -> None:
     def bench_turns(
         manifest: Path = typer.Option(DEFAULT_MANIFEST, help="Real clips (JSON lines), each one turn."),
         json_out: Path | None = typer.Option(None, "--json", help="Write the figures here as JSON."),
+        line: str = typer.Option(
+            "wideband",
+            help="wideband: 16 kHz PCM16; phone: through a simulated G.711 line, streamed as 8 kHz "
+            "mu-law / 经模拟电话线路（8 kHz mu-law）送入.",
+        ),
     ) -> None:
         """Turn-end wait and premature cut-offs, adaptive end of turn against the fixed silence, on
         scripted multi-sentence calls (numbers dictated in groups, addresses) and the real clips."""
         from eval.turn_bench import run
 
+        if line not in ("wideband", "phone"):
+            raise _fail("--line is wideband or phone / --line 只能是 wideband 或 phone")
         decoder, options = _load_or_fail()
-        result = _with_voices(lambda synth: run(decoder, options, synth, manifest, progress=typer.echo))
+        result = _with_voices(
+            lambda synth: run(decoder, options, synth, manifest, progress=typer.echo, line=line)
+        )
         typer.echo(json.dumps(result, indent=2))
         _write_json(json_out, result)
 

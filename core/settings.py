@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         600, ge=100, description="Silence after speech that ends an utterance in streaming recognition."
     )
     asr_vad_threshold: float = Field(0.5, gt=0, lt=1, description="Silero VAD speech probability threshold.")
+    asr_narrowband_vad_threshold: float = Field(
+        0.3, gt=0, lt=1, description="VAD speech threshold for 8 kHz (phone-line) streams; docs/telephony.md."
+    )
+    asr_narrowband_vad_neg_threshold: float = Field(
+        0.2, gt=0, lt=1, description="VAD silence threshold for 8 kHz streams (at most the speech threshold)."
+    )
     # (asr stage) which languages per-utterance detection may pick
     asr_allowed_languages: list[str] = Field(
         default_factory=lambda: ["zh", "en"],

@@ -79,17 +79,28 @@ def build_call(synth: Any, script: list[tuple[str, float, str]], lang: str) -> t
     return np.concatenate(pieces), pauses
 
 
-def stream(decoder: Any, options: Any, audio: np.ndarray) -> list[float]:
-    """Audio positions (seconds) at which each final transcript came out."""
+def stream(decoder: Any, options: Any, audio: np.ndarray, line: str = "wideband") -> list[float]:
+    """Audio positions (seconds) at which each final transcript came out. line "phone" sends the
+    call through a simulated G.711 line (eval/telephone.py) as 8 kHz mu-law frames."""
     from asr.streaming import StreamingTranscriber
     from core.events import FinalTranscript
 
-    pcm = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes()
-    streamer = StreamingTranscriber(decoder, options)
+    if line == "phone":
+        from core.codec import mulaw_encode
+        from eval.telephone import PHONE_RATE, line_signal
+
+        data, rate, width = mulaw_encode(line_signal(audio, SAMPLE_RATE)), PHONE_RATE, 1
+        streamer = StreamingTranscriber(decoder, options, PHONE_RATE, "mulaw")
+    elif line == "wideband":
+        data, rate, width = (np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes(), SAMPLE_RATE, 2
+        streamer = StreamingTranscriber(decoder, options)
+    else:
+        raise ValueError(f"line {line!r}: use 'wideband' or 'phone'")
+    step = CHUNK * rate // SAMPLE_RATE * width  # 20 ms
     emitted: list[float] = []
-    for i in range(0, len(pcm), CHUNK * 2):
-        fed_s = (i + CHUNK * 2) / 2 / SAMPLE_RATE
-        for ev in streamer.feed(pcm[i : i + CHUNK * 2]):
+    for i in range(0, len(data), step):
+        fed_s = (i + step) / width / rate
+        for ev in streamer.feed(data[i : i + step]):
             if isinstance(ev, FinalTranscript) and ev.text.strip():
                 emitted.append(min(fed_s, len(audio) / SAMPLE_RATE))
     emitted += [len(audio) / SAMPLE_RATE for ev in streamer.finish() if isinstance(ev, FinalTranscript)]
@@ -110,16 +121,25 @@ def score_call(emitted: list[float], pauses: list[dict]) -> dict[str, Any]:
 
 
 def run(
-    decoder: Any, options: Any, synth: Any, manifest: Path | None, progress: Any = print
+    decoder: Any,
+    options: Any,
+    synth: Any,
+    manifest: Path | None,
+    progress: Any = print,
+    line: str = "wideband",
 ) -> dict[str, Any]:
+    """line: "wideband" streams 16 kHz PCM16; "phone" streams every call and clip through a
+    simulated phone line as 8 kHz mu-law (the telephone transports' path)."""
+    if line not in ("wideband", "phone"):
+        raise ValueError(f"line {line!r}: use 'wideband' or 'phone'")
     from asr.audio import load_audio
 
     calls = {name: build_call(synth, script, name[:2]) for name, script in SCRIPTS.items()}
     clips: list[tuple[str, np.ndarray]] = []
     if manifest is not None and manifest.is_file():
-        for line in manifest.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                row = json.loads(line)
+        for text in manifest.read_text(encoding="utf-8").splitlines():
+            if text.strip():
+                row = json.loads(text)
                 clips.append((row["file"], load_audio(manifest.parent / row["file"])))
     out: dict[str, Any] = {}
     for mode, adaptive in (("adaptive", True), ("fixed", False)):
@@ -127,7 +147,7 @@ def run(
         holds = cuts = 0
         waits: list[float] = []
         for name, (audio, pauses) in calls.items():
-            r = score_call(stream(decoder, opts, audio), pauses)
+            r = score_call(stream(decoder, opts, audio, line), pauses)
             holds += r["holds"]
             cuts += r["cut_offs"]
             waits += r["waits"]
@@ -140,13 +160,14 @@ def run(
         clip_waits: list[float] = []
         for name, audio in clips:
             padded = np.concatenate([audio, np.zeros(int(TAIL_S * SAMPLE_RATE), np.float32)])
-            emitted = stream(decoder, opts, padded)
+            emitted = stream(decoder, opts, padded, line)
             end_s = speech_span(audio)[1] / SAMPLE_RATE
             splits += sum(1 for e in emitted if e < end_s)
             after = [e - end_s for e in emitted if e >= end_s]
             clip_waits += after[:1]
             progress(f"{mode:<8} {name:<34} finals {len(emitted)}")
         out[mode] = {
+            "line": line,
             "scripted_holds": holds,
             "scripted_cut_offs": cuts,
             "scripted_turn_end_wait_p50_s": percentile_or_none(waits, 50),
