@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+
+from pipeline.reports_sql import bind_times
 
 REPORT_INDEXES = {
     "ix_calls_started_at": "calls (started_at)",
@@ -27,16 +29,25 @@ _ready: set[str] = set()
 
 
 def ensure_report_indexes(engine: Engine) -> None:
-    """Create the report indexes once per database (CREATE INDEX IF NOT EXISTS on SQLite and
-    PostgreSQL alike); later calls for the same database return at once."""
+    """Create the report indexes a database lacks (and refresh SQLite's planner statistics when it
+    did); later calls in this process for the same database return at once."""
     key = engine.url.render_as_string(hide_password=False)
     if key in _ready:
         return
-    with engine.begin() as conn:
-        for name, target in REPORT_INDEXES.items():
-            conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {target}"))
-        if engine.dialect.name == "sqlite":
-            conn.execute(text("ANALYZE"))
+    inspector = inspect(engine)
+    have = {
+        ix["name"]
+        for table in {target.split(" ")[0] for target in REPORT_INDEXES.values()}
+        if inspector.has_table(table)
+        for ix in inspector.get_indexes(table)
+    }
+    missing = {name: target for name, target in REPORT_INDEXES.items() if name not in have}
+    if missing:
+        with engine.begin() as conn:
+            for name, target in missing.items():
+                conn.execute(text(f"CREATE INDEX IF NOT EXISTS {name} ON {target}"))
+            if engine.dialect.name == "sqlite":
+                conn.execute(text("ANALYZE"))
     _ready.add(key)
 
 
@@ -59,8 +70,6 @@ def fill_call_facts(s: Session, start: datetime, end: datetime) -> int:
         "AND (EXISTS (SELECT 1 FROM decisions d WHERE d.call_id = calls.id AND d.topic IS NOT NULL) "
         "OR EXISTS (SELECT 1 FROM handoffs h WHERE h.call_id = calls.id AND h.topic IS NOT NULL))"
     )
-    from pipeline.reports_sql import bind_times
-
     result = s.execute(bind_times(text(sql)), {"start": start, "end": end})
     s.commit()
     return int(getattr(result, "rowcount", 0) or 0)
