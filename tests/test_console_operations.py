@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from chromium import shot, wait_for
+from chromium import shot, sign_in, wait_for
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
@@ -132,3 +132,19 @@ def test_an_agent_is_turned_away(browser: WebDriver, site: Site) -> None:
     open_page(browser, site, site.agent)
     wait_for(browser, lambda d: d.find_element(By.ID, "op-denied").is_displayed(), "the refusal")
     assert "Only supervisors" in browser.find_element(By.ID, "op-denied").text
+
+
+def test_the_agent_console_toasts_a_storm_to_a_supervisor(
+    browser: WebDriver, site: Site, tmp_path: Path
+) -> None:
+    sign_in(browser, site.url, site.boss)
+    assert site.runtime.incidents is not None
+    store = site.runtime.store
+    for _ in range(5):
+        site.runtime.incidents.report(store.start_call(None, "zh").id, "gas", "西城区")
+    wait_for(
+        browser,
+        lambda d: "Storm: 5 calls about gas in 西城区" in d.find_element(By.ID, "toasts").text,
+        "the storm toast",
+    )
+    shot(browser, tmp_path, "console_storm_toast")

@@ -63,6 +63,15 @@ function waitedSeconds(h) {
   return (Date.now() - new Date(h.created_at).getTime()) / 1000;
 }
 
+function opsToast(msg) {
+  // Details and actions are on the operations page (operations.html); here a one-line toast.
+  const fill = (key, values) => Object.entries(values).reduce((s, [k, v]) => s.replaceAll("{" + k + "}", v), t(key));
+  if (msg.type === "storm.detected") return fill("storm_toast", msg.storm);
+  if (msg.type === "workorder.overdue") return fill("overdue_toast", msg.order);
+  const i = msg.incident;
+  return fill("incident_toast", { what: state.lang === "zh" ? i.what_zh : i.what_en, where: state.lang === "zh" ? i.where_zh : i.where_en });
+}
+
 function toast(message, kind) {
   const node = el("div", { class: "toast " + (kind || "info"), role: "status" }, message);
   $("toasts").append(node);
@@ -234,6 +243,11 @@ function onStream(msg) {
       break;
     case "workorder.changed":
       loadOrders();
+      break;
+    case "storm.detected": // supervisors only: a burst of calls about one problem in one place
+    case "workorder.overdue": // supervisors and the order's agent (催办)
+    case "incident.published":
+      toast(opsToast(msg), msg.type === "incident.published" ? "info" : "alert");
       break;
     case "call.ended":
       if (state.detail && msg.call_id === state.detail.call_id) refreshDetail();
