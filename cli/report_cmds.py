@@ -48,8 +48,13 @@ def register(groups: CommandGroups) -> None:
         seed: Annotated[int, typer.Option("--seed", help="Same seed, same history.")] = 14,
         agents: Annotated[int, typer.Option("--agents", min=0, help="0: one per 150 calls a day.")] = 0,
         utc_offset_min: Annotated[
-            int, typer.Option("--utc-offset-min", help="Local time of the hotline (480: China).")
-        ] = 480,
+            int | None,
+            typer.Option(
+                "--utc-offset-min",
+                help="Local time of the hotline in minutes from UTC (480: China); "
+                "default TRIAGE_REPORT_UTC_OFFSET_MIN, so reports' days match the history's.",
+            ),
+        ] = None,
         replace: Annotated[
             bool, typer.Option("--replace", help="Delete the previous synthetic history first.")
         ] = False,
@@ -58,22 +63,22 @@ def register(groups: CommandGroups) -> None:
         """Write a realistic synthetic history (channel 'synthetic') into the database in bulk."""
         from datetime import timedelta
 
+        from core.settings import get_settings
         from eval.history import HistoryPlan, Storm
         from eval.history_write import write_history
 
+        offset = get_settings().report_utc_offset_min if utc_offset_min is None else utc_offset_min
         try:
             first = date.fromisoformat(start) if start else date.today() - timedelta(days=days)
             last = first + timedelta(days=days - 1)
-            storms = [Storm.parse(s, last, utc_offset_min) for s in storm or []]
+            storms = [Storm.parse(s, last, offset) for s in storm or []]
         except ValueError as e:
             raise typer.BadParameter(str(e)) from e
-        plan = HistoryPlan(first, days, calls_per_day, seed, agents, utc_offset_min, storms)
+        plan = HistoryPlan(first, days, calls_per_day, seed, agents, offset, storms)
 
         def progress(day: int, summary: object) -> None:
             if (day + 1) % 10 == 0 or day + 1 == days:
                 typer.echo(f"  day {day + 1}/{days}: {getattr(summary, 'calls', 0)} calls", err=True)
-
-        from core.settings import get_settings
 
         sl = get_settings().service_level_s
         summary = write_history(

@@ -122,3 +122,27 @@ def test_the_hourly_rollup_gives_the_same_figures_as_counting_every_row(
         from pipeline.reports_rollup import hours_table
 
         assert s.scalar(select(func.count()).select_from(hours_table)) >= 24
+
+
+def test_the_cli_generates_a_history_with_a_storm(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    args = ["history", "generate", "--days", "2", "--calls-per-day", "60", "--start", "2021-03-01"]
+    args += ["--utc-offset-min", "480"]
+    storm = ["--storm", "at=2021-03-02T08:00,district=红桥区,calls=25,minutes=5"]
+    result = CliRunner().invoke(app, [*args, *storm, "--database-url", url])
+    assert result.exit_code == 0, result.output
+    assert "wrote 2 days from 2021-03-01" in result.output
+    with make_sessionmaker(url)() as s:
+        burst = s.scalar(
+            select(func.count())
+            .select_from(Call)
+            .where(Call.district == "红桥区", Call.started_at >= datetime(2021, 3, 2, 0, 0, tzinfo=UTC))
+            .where(Call.started_at < datetime(2021, 3, 2, 0, 5, tzinfo=UTC))
+        )
+    assert burst is not None and burst >= 25
+    bad = CliRunner().invoke(app, [*args, "--storm", "where=here", "--database-url", url])
+    assert bad.exit_code != 0 and "district=" in bad.output
