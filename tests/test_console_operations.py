@@ -76,9 +76,12 @@ def test_storm_published_in_one_click_and_a_new_storm_alerts_live(
     browser: WebDriver, site: Site, tmp_path: Path
 ) -> None:
     open_page(browser, site, site.boss)
-    storm = wait_for(
-        browser, lambda d: d.find_element(By.CSS_SELECTOR, "#op-storms li[data-storm]"), "the storm"
-    )
+
+    def listed(d: WebDriver) -> object:
+        found = d.find_elements(By.CSS_SELECTOR, "#op-storms li[data-storm]")
+        return found[0] if found and found[0].is_displayed() else None
+
+    storm = wait_for(browser, listed, "the storm")
     assert "5 calls about water in 朝阳区 within 15 min" in storm.text
     shot(browser, tmp_path, "ops_storm_en")
     storm.find_element(By.CSS_SELECTOR, "button.primary").click()
@@ -113,6 +116,15 @@ def test_overdue_work_orders_and_the_staffing_forecast(
     assert site.reference in row.text and "urgent" in row.text
     shot(browser, tmp_path, "ops_overdue")
     browser.find_element(By.CSS_SELECTOR, "[data-op-tab=staffing]").click()
+    csv = tmp_path / "volumes.csv"
+    csv.write_text(
+        "start,calls\n2020-01-01T09:00:00+00:00,12\n2020-01-01T09:30:00+00:00,15\n", encoding="utf-8"
+    )
+    browser.find_element(By.ID, "st-csv").send_keys(str(csv))
+    browser.find_element(By.ID, "st-import").click()
+    wait_for(
+        browser, lambda d: "Read 2 half hours; 2 new." in d.find_element(By.ID, "st-error").text, "import"
+    )
     browser.execute_script(
         "document.getElementById('st-days').value = '2'; document.getElementById('st-holdout').value = '3';"
     )

@@ -106,7 +106,19 @@ async function runPlan(ev) {
   renderPlan();
 }
 
+async function importCsv() {
+  // A new deployment has no recorded calls: past half-hour volumes ("start,calls") from a CSV.
+  const file = byId("st-csv").files[0];
+  if (!file) return;
+  const res = await fetch("/v1/staffing/volumes", {
+    method: "POST", headers: { Authorization: "Bearer " + op.token, "Content-Type": "text/csv" }, body: await file.text(),
+  });
+  const body = await res.json().catch(() => ({}));
+  byId("st-error").textContent = res.ok ? tr("st_imported", { rows: body.rows, imported: body.imported }) : String(body.detail || res.statusText);
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   byId("st-form").addEventListener("submit", runPlan);
+  byId("st-import").addEventListener("click", importCsv);
   op.onLang.push(renderPlan);
 });
