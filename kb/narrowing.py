@@ -64,6 +64,7 @@ def choose(
 ) -> KbChoice:
     """Answer when the top entry reaches the threshold; narrow when the top two together do."""
     threshold = kb.threshold if threshold is None else threshold
+    kb.refresh()  # another process's edits (triage kb import) count from the next question on
     ids, feats = kb.candidate_features(query, topic, query_vector)
     if not ids:
         return KbChoice("none", 0.0)
