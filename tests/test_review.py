@@ -23,6 +23,7 @@ from pipeline.store import Store
 
 @dataclass
 class World:
+    runtime: Runtime
     client: TestClient
     settings: Settings
     url: str
@@ -78,6 +79,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
     runtime = Runtime(settings, store)
     with TestClient(serve.create_app(runtime)) as client:
         yield World(
+            runtime,
             client,
             settings,
             url,
@@ -164,3 +166,20 @@ def test_the_cli_exports_review_labels(world: World, tmp_path: Path) -> None:
         "label": "housing",
         "lang": "zh",
     }
+
+
+def test_the_right_answer_is_chosen_from_the_loaded_knowledge_base(world: World) -> None:
+    from kb.entry import KbEntry
+
+    class Entries:  # the loaded KB as the review API reads it: its entries
+        def entries(self) -> list[KbEntry]:
+            return [KbEntry("water-bill", ("怎么交水费",), {"zh": "网上缴纳。"}, topic="water")]
+
+    world.runtime.loaded["kb"] = Entries()
+    options = world.client.get("/v1/review/options", headers=world.boss).json()
+    assert options["kb_entries"] == [{"id": "water-bill", "question": "怎么交水费", "topic": "water"}]
+    assert options["labels"]["urgency"]["emergency"]["zh"] == "紧急"
+    url = f"/v1/review/{world.ids['low_confidence']}"
+    bad = world.client.post(url, json={"kb_entry_id": "no-such"}, headers=world.boss)
+    assert bad.status_code == 422 and "No knowledge-base entry 'no-such'" in bad.json()["detail"]
+    assert world.client.post(url, json={"kb_entry_id": "water-bill"}, headers=world.boss).status_code == 201
