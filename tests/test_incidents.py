@@ -96,13 +96,14 @@ def test_a_burst_from_one_district_raises_one_alert_on_the_bus(store: Store) -> 
 def test_a_topic_that_is_always_busy_at_this_hour_is_no_storm(store: Store) -> None:
     book = IncidentBook(store, EventBus(), StormConfig())
     topic, now = f"water-{uuid.uuid4().hex[:6]}", datetime.now(UTC)
-    history = _calls(store, 60)
-    with store.session() as s:  # 60 calls at this hour on each of the last 3 days: 20 an hour... x3
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    with store.session() as s:  # 60 calls in this hour of the day on each of the last 3 days
         for day in (1, 2, 3):
-            for i, c in enumerate(history):
-                at = now - timedelta(days=day, minutes=i % 50)
+            for i, c in enumerate(_calls(store, 60)):
+                at = hour - timedelta(days=day) + timedelta(minutes=i % 50)
                 s.add(Decision(call_id=c, action="answer", reason="seed", topic=topic, created_at=at))
         s.commit()
+    assert book.baseline(now)[(topic, hour.hour)] >= 45  # 180 calls over 3 or 4 such hours
     calls = _calls(store, 6)
     assert all(book.report(c, topic, "朝阳区", now) is None for c in calls)
 
