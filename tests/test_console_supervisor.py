@@ -30,6 +30,7 @@ class Site:
     runtime: Runtime
     boss: str
     agent: str
+    li_na: str
     ids: dict[str, str]
 
 
@@ -71,16 +72,20 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     store.end_call(doubtful.id, "goodbye")
     ids["doubtful"] = doubtful.id
     with running_server(create_app(runtime)) as url:
-        yield Site(url, runtime, boss, agent, ids)
+        yield Site(url, runtime, boss, agent, history["token:Li Na"], ids)
 
 
-def open_page(driver: WebDriver, site: Site, token: str, lang: str = "en", tab: str = "") -> None:
+def open_page(
+    driver: WebDriver, site: Site, token: str, lang: str = "en", tab: str = "", poll_ms: int = 4000
+) -> None:
     driver.get(site.url + "/console/console.css")
     driver.execute_script(
         "localStorage.clear(); localStorage.setItem('triage.token', arguments[0]);"
-        "localStorage.setItem('triage.lang', arguments[1]);",
+        "localStorage.setItem('triage.lang', arguments[1]);"
+        "localStorage.setItem('triage.wallboard_poll_ms', arguments[2]);",
         token,
         lang,
+        str(poll_ms),
     )
     driver.get(site.url + "/console/supervisor.html" + tab)
 
@@ -92,7 +97,7 @@ def text_of(driver: WebDriver, element_id: str) -> str:
 def test_the_wallboard_shows_now_and_today_and_updates_itself(
     browser: WebDriver, site: Site, tmp_path: Path
 ) -> None:
-    open_page(browser, site, site.boss)
+    open_page(browser, site, site.boss, poll_ms=600_000)  # no polling: updates come from the event stream
     wait_for(browser, lambda d: text_of(d, "wb-offered") == "6", "today's offered calls")
     # with the bot: two callers waiting, one talking, and the 2020 history's call never ended
     assert text_of(browser, "wb-with_bot") == "4" and text_of(browser, "wb-with_agents") == "1"
@@ -106,10 +111,14 @@ def test_the_wallboard_shows_now_and_today_and_updates_itself(
     legend = text_of(browser, "wb-legend")
     assert "hung up while waiting" in legend and "20 s" in legend
     shot(browser, tmp_path, "wallboard_en")
-    store = site.runtime.store
-    li_na = next(a for a in store.agents() if a.name.startswith("Li Na"))
-    store.accept_handoff(site.ids["emergency"], li_na.id)
-    wait_for(browser, lambda d: text_of(d, "wb-with_agents") == "2", "the wallboard's next update", 12)
+    import httpx
+
+    accepted = httpx.post(
+        f"{site.url}/v1/agents/handoffs/{site.ids['emergency']}/accept",
+        headers={"Authorization": f"Bearer {site.li_na}"},
+    )
+    assert accepted.status_code == 200, accepted.text
+    wait_for(browser, lambda d: text_of(d, "wb-with_agents") == "2", "the update the accept announced", 10)
     assert text_of(browser, "wb-u_emergency") == "0" and text_of(browser, "wb-a_busy") == "2"
     browser.find_element(By.ID, "sv-lang").click()
     wait_for(browser, lambda d: "机器人应答中" in d.find_element(By.ID, "wallboard").text, "Chinese labels")

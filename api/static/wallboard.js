@@ -8,9 +8,10 @@ const sv = {
   defs: null,
   live: null,
   timer: null,
-  pollMs: 4000,
+  pollMs: Number(localStorage.getItem("triage.wallboard_poll_ms")) || 4000,
   onLang: [],
   onTab: [],
+  soon: null,
 };
 const $ = (id) => document.getElementById(id);
 const t = (key) => (I18N[sv.lang] && I18N[sv.lang][key]) || I18N.en[key] || key;
@@ -152,6 +153,27 @@ async function pollLive() {
   }
 }
 
+// The console's event stream: any queue, handoff or call event refreshes the wallboard at once
+// (debounced); the 4-second poll stays as the fallback and for figures no event announces.
+function listen(retry = 0) {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${location.host}/v1/agents/stream?token=${encodeURIComponent(sv.token)}`);
+  ws.onopen = () => {
+    retry = 0;
+  };
+  ws.onmessage = () => {
+    if (sv.soon) return;
+    sv.soon = setTimeout(() => {
+      sv.soon = null;
+      pollLive();
+    }, 300);
+  };
+  ws.onclose = (ev) => {
+    if (ev.code === 4401 || $("sv-denied").hidden === false) return;
+    setTimeout(() => listen(retry + 1), Math.min(10000, 500 * 2 ** retry));
+  };
+}
+
 function showTab(name) {
   for (const b of document.querySelectorAll("[data-tab]")) b.classList.toggle("on", b.dataset.tab === name);
   $("wallboard").hidden = name !== "wallboard";
@@ -180,6 +202,7 @@ async function startSupervisor() {
   applyLang();
   await pollLive();
   sv.timer = setInterval(pollLive, sv.pollMs);
+  listen();
 }
 
 document.addEventListener("DOMContentLoaded", startSupervisor);
