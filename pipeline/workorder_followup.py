@@ -178,13 +178,15 @@ class FollowUpWatch:
             await asyncio.sleep(self.every_s)
 
 
+# A work order must be named (工单, 单号, 受理号, 报修; "work order", reference, ticket): "查询社保办理
+# 进度" is a question about pensions, not about one of our orders.
 _ASK_ZH = re.compile(
-    r"(工单|单号|编号|受理号|报修).{0,8}(进度|状态|怎么样|到哪|处理得|处理了|办得)|(查|问).{0,4}(工单|进度)"
+    r"(工单|单号|受理号|报修).{0,8}(进度|状态|怎么样|到哪|处理得|处理了|办得|办好|结果)|(查|问).{0,4}(工单|报修|单号)"
 )
 _ASK_EN = re.compile(
-    r"\b(status|progress|update)\b.{0,40}\b(work order|order|reference|report|ticket|case)\b|"
+    r"\b(status|progress|update)\b.{0,40}\b(work order|reference|report|ticket|case)\b|"
     r"\b(work order|reference|ticket|case)\b.{0,40}\b(status|progress|update)\b|"
-    r"\bcheck on my (work order|order|report|ticket|case)\b",
+    r"\bcheck on my (work order|report|ticket|case)\b",
     re.IGNORECASE,
 )
 _SIX = re.compile(r"(?<!\d)(\d{6})(?!\d)")

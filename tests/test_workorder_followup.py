@@ -35,6 +35,8 @@ def test_status_requests_and_references_are_recognised() -> None:
     assert asks_for_status("can you check on my report please")
     assert not asks_for_status("How do I pay my water bill?")
     assert not asks_for_status("我家停水了")
+    assert not asks_for_status("我想查询社保办理进度")
+    assert asks_for_status("我上周报修的路灯，现在进度怎么样")
     assert six_digits("编号是一二三四五六") == "123456"
     assert six_digits("it's 2 0 4 5 1 8") == "204518"
     assert six_digits("my number is 13812345678") is None
