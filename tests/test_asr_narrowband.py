@@ -106,16 +106,38 @@ def _utterances(events: list) -> list[tuple[float, float]]:
     return [(e.start_s, e.end_s) for e in events if isinstance(e, FinalTranscript)]
 
 
-def _corpus_cuts(
-    line_clips: dict[str, tuple[np.ndarray, np.ndarray]], options: AsrOptions
-) -> tuple[int, int, float]:
+Streamed = dict[str, list]
+"""Clip name -> the events of one stream."""
+
+WIDEBAND_ON_LINE = dataclasses.replace(
+    OPTIONS, narrowband_vad_threshold=0.5, narrowband_vad_neg_threshold=0.35
+)
+"""The wideband thresholds applied to 8 kHz streams: what phone calls had before."""
+
+
+@pytest.fixture(scope="module")
+def wide_events(line_clips: dict[str, tuple[np.ndarray, np.ndarray]]) -> Streamed:
+    return {name: _stream(wide, WIDE, "pcm16")[1] for name, (wide, _) in line_clips.items()}
+
+
+@pytest.fixture(scope="module")
+def line_events(line_clips: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, Streamed]:
+    """The line streams with the narrowband thresholds ("now") and with the wideband ones ("before")."""
+    return {
+        label: {
+            name: _stream(line, PHONE_RATE, "mulaw", options)[1] for name, (_, line) in line_clips.items()
+        }
+        for label, options in (("now", OPTIONS), ("before", WIDEBAND_ON_LINE))
+    }
+
+
+def _corpus_cuts(wide: Streamed, line: Streamed) -> tuple[int, int, float]:
     """Over all clips: utterances on the wideband original, utterances on the 8 kHz line, and the
     share of wideband speech time (onset to end) the line's utterances also cover."""
     wide_n = line_n = 0
     covered = total = 0.0
-    for wide, line in line_clips.values():
-        w = _utterances(_stream(wide, WIDE, "pcm16", options)[1])
-        n = _utterances(_stream(line, PHONE_RATE, "mulaw", options)[1])
+    for name in wide:
+        w, n = _utterances(wide[name]), _utterances(line[name])
         wide_n, line_n = wide_n + len(w), line_n + len(n)
         for ws, we in w:
             total += we - ws
@@ -124,27 +146,26 @@ def _corpus_cuts(
 
 
 def test_on_a_phone_line_the_corpus_splits_into_the_same_utterances(
-    line_clips: dict[str, tuple[np.ndarray, np.ndarray]],
+    wide_events: Streamed, line_events: dict[str, Streamed]
 ) -> None:
-    wide_n, line_n, covered = _corpus_cuts(line_clips, OPTIONS)
+    wide_n, line_n, covered = _corpus_cuts(wide_events, line_events["now"])
     # Measured: 21 utterances on both, 0.98 of the wideband speech time covered; margins leave room.
     assert abs(line_n - wide_n) <= 2, (wide_n, line_n)
     assert covered >= 0.95
-    # The wideband thresholds on the line (what 8 kHz calls had before) split sentences and cut
-    # into words (measured: 23 utterances, 0.92 covered): what the narrowband settings are for.
-    old = dataclasses.replace(OPTIONS, narrowband_vad_threshold=0.5, narrowband_vad_neg_threshold=0.35)
-    _, old_n, old_covered = _corpus_cuts(line_clips, old)
+    # The wideband thresholds on the line split sentences and cut into words (measured: 23
+    # utterances, 0.92 covered): what the narrowband settings are for.
+    _, old_n, old_covered = _corpus_cuts(wide_events, line_events["before"])
     assert old_n > line_n or old_covered < covered - 0.03, (old_n, line_n, old_covered, covered)
 
 
 def test_speech_starts_on_the_line_where_it_starts_on_the_original(
-    line_clips: dict[str, tuple[np.ndarray, np.ndarray]],
+    wide_events: Streamed, line_events: dict[str, Streamed]
 ) -> None:
     # A late onset loses the first word ("ask not" heard as "not"): compare onsets clip by clip.
     late = []
-    for wide, line in line_clips.values():
-        w = [e.t_s for e in _stream(wide, WIDE, "pcm16")[1] if isinstance(e, SpeechStarted)]
-        n = [e.t_s for e in _stream(line, PHONE_RATE, "mulaw")[1] if isinstance(e, SpeechStarted)]
+    for name, events in wide_events.items():
+        w = [e.t_s for e in events if isinstance(e, SpeechStarted)]
+        n = [e.t_s for e in line_events["now"][name] if isinstance(e, SpeechStarted)]
         late += [min(abs(t - x) for x in n) for t in w if n]
     # Measured: median 0.0 s, 90th percentile 0.03 s (0.03 s and 0.19 s at the wideband thresholds).
     assert np.median(late) <= 0.05 and np.percentile(late, 90) <= 0.15, late
