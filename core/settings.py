@@ -363,6 +363,34 @@ class Settings(BaseSettings):
         60.0, gt=0, description="How often overdue work orders are looked for and urged."
     )
 
+    # --- several instances (docs/scale-out.md) --------------------------------------------------
+    bus_url: str = Field(
+        "",
+        description="Live events shared by every instance: a PostgreSQL URL (LISTEN/NOTIFY, "
+        "pipeline/shared_bus.py), usually the same database as database_url. "
+        "Empty: the in-process bus (one instance).",
+    )
+    instance_heartbeat_s: float = Field(
+        2.0, gt=0, description="How often each instance writes its last_seen in the instances table."
+    )
+    instance_dead_after_s: float = Field(
+        10.0,
+        gt=0,
+        description="An instance silent this long is dead: a survivor closes its calls as dropped, "
+        "opens call-backs for its waiting emergencies and repairs its recordings.",
+    )
+    drain_timeout_s: float = Field(
+        600.0,
+        ge=0,
+        description="On SIGTERM, live calls may continue this long (no new calls are taken) "
+        "before the process exits.",
+    )
+    partial_save_s: float = Field(
+        1.0,
+        ge=0,
+        description="The latest partial transcript of a call is saved at most this often (crash recovery).",
+    )
+
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

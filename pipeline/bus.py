@@ -20,6 +20,8 @@ class BusMessage:
     topic: str
     """handoff.created, handoff.updated, transcript.appended, queue.changed, call.ended, ..."""
     data: dict[str, Any] = field(default_factory=dict)
+    origin: str | None = None
+    """The instance that published it (pipeline/shared_bus.py); None: this process."""
 
 
 class Subscription:
@@ -37,13 +39,24 @@ class Subscription:
 
 
 class EventBus:
-    def __init__(self, maxsize: int = 1000) -> None:
+    def __init__(self, maxsize: int = 1000, instance_id: str = "") -> None:
         self._subs: set[Subscription] = set()
         self._lock = threading.Lock()
         self._maxsize = maxsize
+        self.instance_id = instance_id
 
     def publish(self, topic: str, **data: Any) -> None:
-        message = BusMessage(topic, data)
+        self.deliver(BusMessage(topic, data))
+
+    def is_local(self, message: BusMessage) -> bool:
+        """Published by this process (watches that act on an event act on their own instance's only)."""
+        return message.origin is None or message.origin == self.instance_id
+
+    def close(self) -> None:
+        """Nothing to release in process; the shared bus stops its listener."""
+
+    def deliver(self, message: BusMessage) -> None:
+        """Hand ``message`` to every subscriber of this process (from any thread)."""
         with self._lock:
             subs = list(self._subs)
         for sub in subs:

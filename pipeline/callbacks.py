@@ -269,6 +269,8 @@ class CallbackWatch:
             message: BusMessage = await sub.get()
             if message.topic != "call.ended" or not message.data.get("call_id"):
                 continue
+            if not self.bus.is_local(message):  # the ending call's own instance announces its tasks
+                continue
             try:
                 tasks = await asyncio.to_thread(self.callbacks.of_call, str(message.data["call_id"]))
             except Exception:

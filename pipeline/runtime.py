@@ -10,10 +10,11 @@ from typing import Any
 from core.settings import Settings
 from pipeline.bus import EventBus
 from pipeline.callbacks import Callbacks, announce
-from pipeline.db import Callback, utcnow
+from pipeline.db import Callback, new_id, utcnow
 from pipeline.incidents import IncidentBook
 from pipeline.model_registry import ModelStatus, configured_models
 from pipeline.session import SessionServices
+from pipeline.shared_bus import make_bus
 from pipeline.stages import build_session_services, warm_up
 from pipeline.store import Store
 from pipeline.supervision import build_supervision
@@ -36,13 +37,21 @@ class Runtime:
     """Storm alerts and incident notices (pipeline/incidents.py)."""
     followup: FollowUp | None = None
     """Work-order due times, overdue urging and status by reference (pipeline/workorder_followup.py)."""
+    instance_id: str = field(default_factory=new_id)
+    """This process among several on one database (docs/scale-out.md)."""
 
     @classmethod
     def start(cls, settings: Settings, load_models: bool = True) -> Runtime:
         """Open the records store, then load every configured model (skipped for model-free tests)."""
         started_at = utcnow()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        runtime = cls(settings, Store(settings.resolved_database_url()))
+        instance_id = new_id()
+        runtime = cls(
+            settings,
+            Store(settings.resolved_database_url()),
+            bus=make_bus(settings.bus_url, instance_id),
+            instance_id=instance_id,
+        )
         runtime.recover_callbacks(started_at)
         runtime.incidents, runtime.followup = build_supervision(settings, runtime.store, runtime.bus)
         if not load_models:
@@ -82,6 +91,7 @@ class Runtime:
         return recovered
 
     def close(self) -> None:
+        self.bus.close()
         synth = self.loaded.get("tts")
         if synth is not None:
             synth.close()
