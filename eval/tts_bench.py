@@ -48,8 +48,34 @@ ISSUE_SENTENCES: dict[Lang, list[str]] = {
     ],
 }
 PROMPT_VALUES: dict[Lang, dict[str, object]] = {
-    "zh": {"n": 3, "topic": "供水", "reference": "325618", "number": "13812345678", "minutes": 3},
-    "en": {"n": 3, "topic": "water supply", "reference": "325618", "number": "13812345678", "minutes": 3},
+    "zh": {
+        "n": 3,
+        "topic": "供水",
+        "reference": "325618",
+        "number": "13812345678",
+        "minutes": 3,
+        "a": "居民用水",
+        "b": "单位用水",
+        "status": "处理中",
+        "due": "明天18:00",
+        "what": "停水",
+        "where": "朝阳区",
+        "fix_by": "18:00",
+    },
+    "en": {
+        "n": 3,
+        "topic": "water supply",
+        "reference": "325618",
+        "number": "13812345678",
+        "minutes": 3,
+        "a": "a home account",
+        "b": "a business account",
+        "status": "in progress",
+        "due": "tomorrow at 6 pm",
+        "what": "water cut",
+        "where": "Chaoyang District",
+        "fix_by": "6 pm",
+    },
 }
 
 

@@ -84,16 +84,16 @@ class IntentClassifier:
         cls, model_dir: Path | str | None = None, options: ClassifierOptions | None = None
     ) -> IntentClassifier:
         """Load a trained model folder (default: the settings' nlu model dir) and its encoder."""
+        from core.settings import get_settings
+
+        s = get_settings()
         if model_dir is None:
-            from core.settings import get_settings
             from nlu.default_model import resolve_model_dir
 
-            s = get_settings()
             model_dir = resolve_model_dir(s)
-            options = options or ClassifierOptions(
-                device=s.device, threads=s.cpu_threads, cache_dir=s.cache_dir
-            )
-        options = options or ClassifierOptions()
+        # The settings' cache folder too when a folder is given: without it every load re-encodes
+        # the emergency bank (thousands of phrasings through two encoders, minutes on two cores).
+        options = options or ClassifierOptions(device=s.device, threads=s.cpu_threads, cache_dir=s.cache_dir)
         model_dir = Path(model_dir)
         meta = model_dir / "meta.json"
         if not meta.is_file() or not (model_dir / "heads.onnx").is_file():
