@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
@@ -42,6 +43,7 @@ from api.auth import (
     skills,
 )
 from api.callbacks import summary_of as callback_summary
+from api.signin_guard import first_message_token, origin_allowed, signin_guard, ws_token_from_subprotocols
 from pipeline.bus import BusMessage
 from pipeline.callbacks import Callbacks
 from pipeline.db import Agent, Handoff, Utterance
@@ -49,6 +51,7 @@ from pipeline.routing import QueueItem, agent_can_take
 from pipeline.store import NotFoundError, Store
 
 router = APIRouter(tags=["agents"])
+log = logging.getLogger(__name__)
 
 CALLBACK_TOPICS = frozenset({"callback.created", "callback.updated", "callback.closed"})
 SUPERVISION_TOPICS = frozenset(
@@ -210,21 +213,59 @@ class AgentRelay:
 
 @router.websocket("/v1/agents/stream")
 async def agent_stream(
-    ws: WebSocket, token: str | None = Query(None, description="The agent's bearer token.")
+    ws: WebSocket,
+    token: str | None = Query(
+        None,
+        description="Deprecated (the token ends up in access logs): use the subprotocol or first message.",
+    ),
 ) -> None:
-    await ws.accept()
     runtime = getattr(ws.app.state, "runtime", None)
+    offered, header_token = ws_token_from_subprotocols(ws.scope.get("subprotocols") or [])
+    await ws.accept(subprotocol=offered)
     if runtime is None:
         await ws.send_json({"type": "error", "status": 503, "message": "The service is still starting."})
         await ws.close(1013)
         return
+    if not origin_allowed(ws.headers, runtime.settings.allowed_origins):
+        await ws.send_json(
+            {
+                "type": "error",
+                "status": 403,
+                "message": "This page's origin may not open the agents' stream "
+                "(TRIAGE_ALLOWED_ORIGINS). 此来源不允许连接坐席事件流。",
+            }
+        )
+        await ws.close(4403, "origin")
+        return
+    if token is not None:
+        log.warning(
+            "an agent connected with ?token= (deprecated: tokens in URLs reach logs); use the "
+            '\'token.<token>\' subprotocol or a first {"type": "auth"} message'
+        )
+    token = header_token or token or await first_message_token(ws)
+    guard = signin_guard(ws.app, runtime.settings)
+    client = ws.client.host if ws.client else "?"
+    wait = guard.retry_after(client)
+    if wait:
+        await ws.send_json(
+            {
+                "type": "error",
+                "status": 429,
+                "retry_after": wait,
+                "message": f"Too many failed sign-ins; retry in {wait} s. 登录失败过多，{wait} 秒后再试。",
+            }
+        )
+        await ws.close(4429, "rate limited")
+        return
     agent = await run_in_threadpool(authenticate, runtime.store, token)
     if agent is None:
+        guard.failed(client)
         await ws.send_json(
             {
                 "type": "error",
                 "status": 401,
-                "message": "Connect with ?token=<agent token>; this token belongs to no agent.",
+                "message": "Send your agent token as the 'token.<token>' subprotocol or a first "
+                '{"type": "auth", "token": ...} message; this token belongs to no agent or is disabled.',
             }
         )
         await ws.close(4401, "unauthorized")
@@ -245,8 +286,15 @@ async def agent_stream(
 
         async def listen() -> None:
             while True:
-                incoming = await ws.receive_text()
-                if '"ping"' in incoming:
+                incoming = await ws.receive()
+                if incoming["type"] == "websocket.disconnect":
+                    raise WebSocketDisconnect(incoming.get("code", 1000))
+                text = incoming.get("text")
+                if text is None:  # a binary frame: nothing to do with it, say so and go on
+                    await ws.send_json(
+                        {"type": "error", "status": 400, "message": 'Send JSON text, e.g. {"type": "ping"}.'}
+                    )
+                elif len(text) <= 1024 and '"ping"' in text:
                     await ws.send_json({"type": "pong"})
 
         tasks = [asyncio.create_task(pump()), asyncio.create_task(listen())]

@@ -1,20 +1,23 @@
 """Agent authentication and what each role may see.
 
-Agents send ``Authorization: Bearer <token>`` (the WebSocket takes ``?token=``, since browsers
-cannot set headers there). Tokens come from `triage agents add` or ``POST /v1/agents`` and only
-their SHA-256 is stored. An agent sees the queue for their skills, handoffs they may take and the
-ones they accepted; a supervisor sees everything and manages agents.
+Agents send ``Authorization: Bearer <token>`` (the WebSocket takes the ``token.<token>``
+subprotocol or a first auth message, api/signin_guard.py); failed sign-ins are rate limited per
+address. Tokens come from `triage agents add` or ``POST /v1/agents`` and only their SHA-256 is
+stored. An agent sees the queue for their skills, handoffs they may take and the ones they
+accepted; a supervisor sees everything and manages agents.
 """
 
 from __future__ import annotations
 
+import hmac
 from typing import Annotated
 
-from fastapi import Depends, HTTPException
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 
 from api.deps import get_runtime
+from api.signin_guard import signin_guard
 from pipeline.bus import EventBus
 from pipeline.db import Agent, Call, Callback, Handoff
 from pipeline.routing import AgentSkills, QueueItem, agent_can_take
@@ -47,18 +50,47 @@ def authenticate(store: Store, token: str | None) -> Agent | None:
     return store.agent_by_token(token) if token else None
 
 
+def rate_limited(wait: int) -> HTTPException:
+    return HTTPException(
+        429,
+        f"Too many failed sign-ins from this address; try again in {wait} s. "
+        f"登录失败次数过多，请 {wait} 秒后再试。",
+        headers={"Retry-After": str(wait)},
+    )
+
+
 def current_agent(
-    store: StoreDep, creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+    request: Request,
+    store: StoreDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Agent:
     if creds is None:
         raise unauthorized(
             "No agent token. Send 'Authorization: Bearer <token>'; "
             "a supervisor creates one with `triage agents add NAME`."
         )
+    guard = signin_guard(request.app, request.app.state.runtime.settings)
+    client = request.client.host if request.client else "?"
+    wait = guard.retry_after(client)
+    if wait:
+        raise rate_limited(wait)
     agent = authenticate(store, creds.credentials)
     if agent is None:
+        guard.failed(client)
         raise unauthorized("This token belongs to no agent. Check it, or ask a supervisor for a new one.")
     return agent
+
+
+def upload_client(
+    request: Request,
+    store: StoreDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> str:
+    """Who may upload a recording: the service token (TRIAGE_UPLOAD_TOKEN) or any agent."""
+    expected = request.app.state.runtime.settings.upload_token
+    if creds is not None and expected and hmac.compare_digest(creds.credentials, expected):
+        return "service"
+    return current_agent(request, store, creds).id
 
 
 CurrentAgent = Annotated[Agent, Depends(current_agent)]

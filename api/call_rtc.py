@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, HTTPException
 from pydantic import BaseModel, Field
 
 from api.deps import get_runtime
+from pipeline.input_limits import InputRejected, check_rating, check_text_turn
 from pipeline.runtime import Runtime
 from pipeline.session import CallSession, CallStart
 from transport.webrtc import RtcOfferError, RtcPeer
@@ -111,18 +112,23 @@ async def _on_message(
     if kind == "hangup":
         hangup_asked.set()
     elif kind == "text":
-        text, lang = message.get("text"), message.get("language", "en")
-        if not isinstance(text, str) or lang not in ("zh", "en"):
+        lang = message.get("language", "en")
+        if lang not in ("zh", "en"):
             await _error(peer, "bad_text", "A text turn needs text and language zh or en.")
+            return
+        try:
+            text = check_text_turn(message.get("text"), session.ctx.services.limits)
+        except InputRejected as e:
+            await _error(peer, e.code, str(e))
             return
         await session.text(text, lang)
     elif kind == "rating":
         try:
-            value = int(message.get("value"))  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            await _error(peer, "bad_rating", "A rating needs a value from 1 to 5.")
+            value = check_rating(message.get("value"))
+            await session.rate(value)
+        except ValueError as e:
+            await _error(peer, "bad_rating", str(e))
             return
-        await session.rate(value)
         await peer.send_json({"type": "rated", "value": value})
     else:
         await _error(peer, "unknown_type", f"Unknown message type {kind!r}: use hangup, rating or text.")

@@ -8,10 +8,20 @@ import json
 import logging
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, HTTPException, Query, UploadFile, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
+from api.auth import upload_client
 from api.deps import get_runtime
+from pipeline.input_limits import (
+    InputRejected,
+    check_message_size,
+    check_rating,
+    check_text_turn,
+    check_upload_audio,
+    limits_from_settings,
+    wav_header,
+)
 from pipeline.keypad import KEYS
 from pipeline.runtime import Runtime
 from pipeline.session import CallSession, CallStart
@@ -76,6 +86,7 @@ async def call_stream(ws: WebSocket) -> None:
         return
 
     greeting: str = start.language or runtime.settings.greeting_language
+    limits = limits_from_settings(runtime.settings)
     send_lock = asyncio.Lock()
 
     async def send_json(payload: dict[str, Any]) -> None:
@@ -116,12 +127,20 @@ async def call_stream(ws: WebSocket) -> None:
             if message["type"] == "websocket.disconnect":
                 reason, status = "caller_dropped", "dropped"
                 break
-            if message.get("bytes") is not None:
-                await session.audio(message["bytes"])
+            raw: bytes | str = (
+                message["bytes"] if message.get("bytes") is not None else message.get("text") or ""
+            )
+            try:
+                check_message_size(len(raw), limits)
+            except InputRejected as e:
+                await send_json({"type": "error", "code": e.code, "message": str(e)})
+                continue
+            if isinstance(raw, bytes):
+                await session.audio(raw)
                 continue
             try:
-                control = json.loads(message.get("text") or "")
-            except json.JSONDecodeError:
+                control = json.loads(raw)
+            except (json.JSONDecodeError, RecursionError):
                 await send_json(
                     {"type": "error", "message": 'Text messages must be JSON, e.g. {"type": "hangup"}.'}
                 )
@@ -130,20 +149,26 @@ async def call_stream(ws: WebSocket) -> None:
             if kind == "hangup":
                 break
             if kind == "text":
-                text, lang = control.get("text"), control.get("language", "en")
-                if not isinstance(text, str) or lang not in ("zh", "en"):
+                lang = control.get("language", "en")
+                if lang not in ("zh", "en"):
                     await send_json(
                         {"type": "error", "message": "A text turn needs text and language zh or en."}
                     )
+                    continue
+                try:
+                    text = check_text_turn(control.get("text"), limits)
+                except InputRejected as e:
+                    await send_json({"type": "error", "code": e.code, "message": str(e)})
                     continue
                 await session.text(text, lang)
                 continue
             if kind == "rating":
                 try:
-                    await session.rate(int(control.get("value")))
-                    await send_json({"type": "rated", "value": int(control.get("value"))})
-                except (TypeError, ValueError) as e:
-                    await send_json({"type": "error", "message": f"Bad rating: {e}"})
+                    value = check_rating(control.get("value"))
+                    await session.rate(value)
+                    await send_json({"type": "rated", "value": value})
+                except ValueError as e:
+                    await send_json({"type": "error", "code": "bad_rating", "message": f"Bad rating: {e}"})
                 continue
             if kind == "dtmf":
                 digit = control.get("digit")
@@ -170,21 +195,35 @@ async def call_stream(ws: WebSocket) -> None:
             await ws.close()
 
 
+def probe_audio(data: bytes) -> tuple[int | None, float | None]:
+    """Declared sample rate and length from the file's header, without decoding (None: unknown)."""
+    header = wav_header(data)
+    if header is not None:
+        return header
+    import io
+
+    import soundfile
+
+    try:
+        info = soundfile.info(io.BytesIO(data))
+    except Exception:  # not a format libsndfile reads: FFmpeg decodes it straight to 16 kHz
+        return None, None
+    return int(info.samplerate), float(info.duration)
+
+
 @router.post("/upload", response_model=TriageResult, summary="Triage a recorded call")
 async def upload_call(
     file: UploadFile,
     runtime: Annotated[Runtime, Depends(get_runtime)],
+    _client: Annotated[str, Depends(upload_client)],
     language: Literal["zh", "en"] = "en",
-    caller_number: str | None = None,
+    caller_number: Annotated[str | None, Query(max_length=32)] = None,
 ) -> TriageResult:
     """Run a recorded call (wav, flac, mp3, mu-law wav) through the bot as if it were live, faster
     than real time, and return what it heard and decided. The call is recorded like a live one."""
     from asr.audio import AudioDecodeError, load_audio
     from core.codec import float_to_pcm16_bytes
 
-    services = runtime.session_services
-    if services is None:
-        raise HTTPException(503, "The service is not ready: models failed to load; see /health.")
     limit = runtime.settings.max_upload_mb * 1024 * 1024
     data = await file.read(limit + 1)
     if len(data) > limit:
@@ -192,9 +231,18 @@ async def upload_call(
             413, f"Upload larger than {runtime.settings.max_upload_mb} MB (TRIAGE_MAX_UPLOAD_MB)."
         )
     try:
+        check_upload_audio(
+            *await asyncio.to_thread(probe_audio, data), limits_from_settings(runtime.settings)
+        )
         samples = await asyncio.to_thread(load_audio, data)
+        check_upload_audio(None, len(samples) / 16000, limits_from_settings(runtime.settings))
+    except InputRejected as e:
+        raise HTTPException(e.status, str(e)) from e
     except AudioDecodeError as e:
         raise HTTPException(422, f"Could not read the audio: {e}") from e
+    services = runtime.session_services
+    if services is None:
+        raise HTTPException(503, "The service is not ready: models failed to load; see /health.")
     events: list[dict[str, Any]] = []
 
     async def collect(payload: dict[str, Any]) -> None:

@@ -178,6 +178,35 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `triage serve` binds.")
     port: int = Field(8000, description="Port `triage serve` binds.")
     max_upload_mb: int = Field(50, ge=1, description="Largest audio upload accepted.")
+    max_upload_seconds: float = Field(900.0, gt=0, description="Longest uploaded recording, seconds (413).")
+    upload_min_sample_rate: int = Field(
+        8000, ge=1, description="Lowest sample rate an upload may declare (422)."
+    )
+    upload_max_sample_rate: int = Field(
+        48000, ge=8000, description="Highest sample rate an upload may declare."
+    )
+    max_text_turn_chars: int = Field(
+        500, ge=1, description="Longest typed caller turn (WebSocket/data channel 'text'); longer is refused."
+    )
+    max_message_kb: int = Field(
+        64, ge=1, description="Largest single message on the caller WebSocket or data channel, KiB."
+    )
+    max_call_audio_s: float = Field(
+        3600.0, ge=0, description="Caller audio one call may send before the bot ends it; 0: no limit."
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins (https://host:port) besides the service's own that may open the agents' "
+        "WebSocket; '*' allows any.",
+    )
+    signin_max_failures: int = Field(10, ge=1, description="Failed sign-ins per client address before 429.")
+    signin_window_s: float = Field(
+        60.0, gt=0, description="Window of signin_max_failures; also the longest wait."
+    )
+    upload_token: str = Field(
+        "",
+        description="Service token for POST /v1/calls/upload (besides any agent token); empty: agents only.",
+    )
     audiosocket_port: int | None = Field(
         None,
         ge=0,

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from core.codec import Encoding
 from pipeline.admission import Admission
 from pipeline.bus import EventBus
+from pipeline.input_limits import InputLimits
 from pipeline.legs import Leg
 from pipeline.metrics import TurnClock
 from pipeline.policy import DialogueState, PolicyConfig
@@ -75,6 +76,8 @@ class SessionServices:
     """Work-order due times and status by reference (pipeline/workorder_followup.py); None: off."""
     utc_offset_min: int = 0
     """Local time for times the bot says (a notice's fix time, a work order's due time)."""
+    limits: InputLimits = field(default_factory=InputLimits)
+    """Bounds on caller input (pipeline/input_limits.py): text turn length, audio per call."""
 
 
 @dataclass

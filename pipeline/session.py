@@ -45,6 +45,8 @@ class CallSession:
     ) -> None:
         language = start.language if start.language in ("zh", "en") else "en"
         self.ctx = CallContext(services, start, Leg("caller", send_audio, send_json), language=language)
+        self.over_audio_limit = False
+        self.audio_bytes = 0
         self.voice = services.voice_for(start.output_format)
         self.playback = Playback(self.ctx, self.voice)
         self.handoffs = HandoffFlow(self.ctx, self.playback)
@@ -136,6 +138,15 @@ class CallSession:
         """The caller's audio, in the format of the start message."""
         if self.ended:
             return
+        limit = self.ctx.services.limits.max_call_audio_s
+        start = self.ctx.start
+        self.audio_bytes += len(chunk)
+        if limit and self.audio_bytes > limit * start.sample_rate * (1 if start.encoding == "mulaw" else 2):
+            # One call may not hold a recogniser forever (docs/security.md "Input limits").
+            if not self.over_audio_limit:
+                self.over_audio_limit = True
+                await self.conversation.end_by_bot("audio_limit")
+            return
         self.recognition.put(chunk)
         if self.bridge.agents or self.bridge.listeners:
             await self.bridge.caller_audio(chunk)
@@ -143,6 +154,9 @@ class CallSession:
     async def text(self, text: str, language: str) -> None:
         """A caller turn given as text instead of audio (a chat channel, the web page's text box, or
         evaluation scenarios that inject what ASR would have heard)."""
+        # The transports refuse longer turns with an error; this cut is the backstop for any other
+        # caller of text() so the shared encoder never sees an unbounded string.
+        text = text[: self.ctx.services.limits.max_text_chars]
         if self.ended or not text.strip():
             return
         now = self.recognition.audio_seconds

@@ -15,6 +15,7 @@ from core.codec import Encoding
 from core.settings import Settings
 from pipeline.admission import Admission, auto_capacity
 from pipeline.batching import MicroBatcher
+from pipeline.input_limits import limits_from_settings
 from pipeline.live_calls import LiveCalls
 from pipeline.policy import PolicyConfig, TurnFacts
 from pipeline.retention import recordings_dir
@@ -72,8 +73,9 @@ class SynthVoice:
 class ClassifierUnderstander:
     """The intent classifier's result, reduced to what the policy and the agent screen need."""
 
-    def __init__(self, classifier: Any, topic_filter_min: float = 0.8) -> None:
+    def __init__(self, classifier: Any, topic_filter_min: float = 0.8, max_chars: int = 500) -> None:
         self.classifier = classifier
+        self.max_chars = max_chars
         self.topic_filter_min = topic_filter_min
         # Turns of calls that finish together are understood in one batch (pipeline/batching.py).
         self.batcher: MicroBatcher[tuple[str, str], Any] = MicroBatcher(self._predict_many, name="nlu-batch")
@@ -85,6 +87,8 @@ class ClassifierUnderstander:
         self.batcher.close()
 
     def understand(self, text: str, language: str) -> Understanding:
+        # Bounded before the shared batch: one huge turn must not hold the encoder for every call.
+        text = text[: self.max_chars]
         r = self.batcher((text, language))
         main = r.intent or r.topic
         facts = TurnFacts(
@@ -172,7 +176,7 @@ def build_session_services(
                 crowded_window_s=settings.asr_crowded_window_s or None,
             ),
         ),
-        understander=ClassifierUnderstander(loaded["nlu"]),
+        understander=ClassifierUnderstander(loaded["nlu"], max_chars=settings.max_text_turn_chars),
         knowledge=knowledge,
         voice_for=lambda name: SynthVoice(synth, name),
         recordings_dir=recordings_dir(settings),
@@ -181,6 +185,7 @@ def build_session_services(
         waiting_announce_s=settings.waiting_announce_s,
         admission=Admission(settings.max_bot_calls or auto_capacity()),
         live_calls=LiveCalls(),
+        limits=limits_from_settings(settings),
     )
 
 

@@ -186,17 +186,26 @@ def test_concurrent_calls_never_mix_transcripts(
         call.hangup()
 
 
-def test_upload_a_recorded_call(base_url: str, say: dict[str, bytes], tmp_path: Path) -> None:
+def test_upload_a_recorded_call(
+    base_url: str, runtime: Runtime, say: dict[str, bytes], tmp_path: Path
+) -> None:
     import numpy as np
 
     wav = tmp_path / "fire.wav"
     sf.write(wav, np.frombuffer(say["fire"], "<i2"), 16000, subtype="PCM_16")
-    r = httpx.post(f"{base_url}/v1/calls/upload", files={"file": wav.open("rb")}, timeout=120)
+    anonymous = httpx.post(f"{base_url}/v1/calls/upload", files={"file": wav.open("rb")}, timeout=60)
+    assert anonymous.status_code == 401  # uploads need an agent or service token (docs/security.md)
+    _, token = runtime.store.create_agent("uploader", "agent", [], ["en"])
+    auth = {"Authorization": f"Bearer {token}"}
+    r = httpx.post(f"{base_url}/v1/calls/upload", files={"file": wav.open("rb")}, headers=auth, timeout=120)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["handoff_id"] and body["decisions"][0]["urgency"] == "emergency"
     bad = httpx.post(
-        f"{base_url}/v1/calls/upload", files={"file": ("x.wav", b"not audio at all")}, timeout=60
+        f"{base_url}/v1/calls/upload",
+        files={"file": ("x.wav", b"not audio at all")},
+        headers=auth,
+        timeout=60,
     )
     assert bad.status_code == 422 and "audio" in bad.json()["detail"].lower()
 
