@@ -58,6 +58,12 @@ class TriageResult(BaseModel):
     events: list[dict[str, Any]]
 
 
+DRAINING = (
+    "This instance is shutting down and takes no new calls; please call again. "
+    "/ 本服务实例正在停机，不再接听新来电，请重新拨打。"
+)
+
+
 async def _reject(ws: WebSocket, message: str, code: int = 1003) -> None:
     with contextlib.suppress(Exception):
         await ws.send_json({"type": "error", "message": message})
@@ -71,6 +77,9 @@ async def call_stream(ws: WebSocket) -> None:
     runtime: Runtime | None = getattr(ws.app.state, "runtime", None)
     if runtime is None or runtime.session_services is None:
         await _reject(ws, "The service is not ready: models are still loading or failed to load.", 1013)
+        return
+    if runtime.draining:  # SIGTERM: the load balancer sends the caller to another instance
+        await _reject(ws, DRAINING, 1013)
         return
     try:
         first = await asyncio.wait_for(ws.receive(), timeout=10)

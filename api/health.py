@@ -34,8 +34,11 @@ def health(runtime: Annotated[Runtime, Depends(get_runtime)]) -> dict[str, Any]:
 
 
 def _calls_state(runtime: Runtime) -> str:
-    """accepting, saturated (the bot is at capacity: new callers wait for a person), or disabled."""
+    """accepting, saturated (the bot is at capacity: new callers wait for a person), draining
+    (SIGTERM: live calls finish, new ones are refused), or disabled."""
     services = runtime.session_services
+    if runtime.draining:
+        return f"draining: {runtime.live_call_count()} calls finishing, no new calls"
     if services is None:
         return f"disabled: {runtime.calls_error}"
     admission = services.admission

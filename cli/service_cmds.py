@@ -16,12 +16,13 @@ def register(groups: CommandGroups) -> None:
         port: int | None = typer.Option(None, help="Port (default from TRIAGE_PORT, 8000)."),
     ) -> None:
         """Run the hotline service with the embedded defaults (SQLite, packaged models)."""
-        import uvicorn
-
+        import serve
+        from api.drain import serve_draining
         from core.settings import get_settings
 
         s = get_settings()
-        uvicorn.run("serve:app", host=host or s.host, port=port or s.port, log_level="info")
+        # SIGTERM drains: no new calls, live ones finish (up to TRIAGE_DRAIN_TIMEOUT_S), then exit.
+        serve_draining(serve.app, host or s.host, port or s.port, s.drain_timeout_s)
 
     @app.command()
     def models() -> None:

@@ -66,6 +66,8 @@ class SessionServices:
     """Capacity of the bot; None serves every caller."""
     live_calls: LiveCalls | None = None
     """The calls in progress in this process, by call id (agents' softphones attach to them)."""
+    partial_save_s: float = 1.0
+    """The caller's latest partial transcript is saved at most this often (pipeline/partials.py)."""
     waiting_announce_s: float = 30.0
     """While a caller waits for a person: how often they hear their place and estimated wait."""
     sms: SmsSender = field(default_factory=LogSmsSender)

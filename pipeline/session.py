@@ -30,6 +30,7 @@ from pipeline.conversation import Conversation, work_order_reference
 from pipeline.handoff_flow import HandoffFlow
 from pipeline.keypad import Keypad, prompt_key
 from pipeline.legs import Leg, SendAudio, SendJson
+from pipeline.partials import PartialKeeper, save_partial
 from pipeline.playback import Playback
 from pipeline.policy import Decision, on_silence
 from pipeline.recognition import Recognition
@@ -71,6 +72,7 @@ class CallSession:
         self._in_utterance = False
         """Between the caller's speech onset and its final transcript (however slow the decode)."""
         self._turn_busy = False
+        self._partials = PartialKeeper(services.partial_save_s)
         self.admitted = True
         """False when the bot was at capacity: the caller waits for a person instead."""
 
@@ -257,6 +259,8 @@ class CallSession:
             ctx.speech_end_wall = self.recognition.arrival_wall(event.t_s)
             await ctx.caller.send_json({"type": "speech_stopped", "t": event.t_s})
         elif isinstance(event, PartialTranscript):
+            if self._partials.due(event.text):  # kept if this instance dies mid-sentence
+                await ctx.work(save_partial, ctx.services.store, ctx.call_id, event.text)
             await ctx.caller.send_json(
                 {
                     "type": "partial",
@@ -267,6 +271,8 @@ class CallSession:
             )
         elif isinstance(event, FinalTranscript):
             self._in_utterance = False
+            if self._partials.clear_due():
+                await ctx.work(save_partial, ctx.services.store, ctx.call_id, None)
             if not event.text.strip():
                 return
             if ctx.speech_end_wall is not None:

@@ -185,6 +185,7 @@ def build_session_services(
         waiting_announce_s=settings.waiting_announce_s,
         admission=Admission(settings.max_bot_calls or auto_capacity()),
         live_calls=LiveCalls(),
+        partial_save_s=settings.partial_save_s,
         limits=limits_from_settings(settings),
     )
 
