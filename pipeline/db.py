@@ -49,6 +49,11 @@ class Call(Base):
     request_type: Mapped[str | None] = mapped_column(String(32))
     urgency: Mapped[str | None] = mapped_column(String(16))
     district: Mapped[str | None] = mapped_column(String(48))
+    instance_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    """The service instance holding the live call (table instances; docs/scale-out.md)."""
+    partial_text: Mapped[str | None] = mapped_column(Text)
+    """The latest partial transcript of the caller's utterance in progress, saved at most once a
+    second; kept as an unfinished utterance if the call's instance dies (pipeline/instances.py)."""
     utterances: Mapped[list[Utterance]] = relationship(
         back_populates="call", order_by="Utterance.seq", cascade="all, delete-orphan"
     )
@@ -69,6 +74,8 @@ class Utterance(Base):
     end_s: Mapped[float | None]
     confidence: Mapped[float | None]
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    unfinished: Mapped[bool | None] = mapped_column(default=None)
+    """True: the caller was cut off mid-sentence (their instance died); the text is the best partial."""
     call: Mapped[Call] = relationship(back_populates="utterances")
 
 
@@ -116,6 +123,21 @@ class Handoff(Base):
     """The agent who transferred the call last."""
 
 
+class Instance(Base):
+    """A running service process among several on one database: it heartbeats ``last_seen``; one
+    silent too long is reaped by a survivor (pipeline/instances.py)."""
+
+    __tablename__ = "instances"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="live", index=True)
+    """live | draining | stopped | dead"""
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    reaped_by: Mapped[str | None] = mapped_column(String(32))
+
+
 class Agent(Base):
     __tablename__ = "agents"
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
@@ -125,6 +147,8 @@ class Agent(Base):
     topics: Mapped[list[Any]] = mapped_column(default=list)  # [] means every topic
     languages: Mapped[list[Any]] = mapped_column(default=list)  # [] means every language
     status: Mapped[str] = mapped_column(String(16), default="offline")  # available | busy | offline
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=None)
+    """Set by `triage agents disable` / POST /v1/agents/{id}/disable: the token no longer signs in."""
 
 
 class WorkOrder(Base):

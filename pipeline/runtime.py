@@ -12,7 +12,9 @@ from pipeline.bus import EventBus
 from pipeline.callbacks import Callbacks, announce
 from pipeline.db import Callback, new_id, utcnow
 from pipeline.incidents import IncidentBook
+from pipeline.instances import Instances, InstanceWatch
 from pipeline.model_registry import ModelStatus, configured_models
+from pipeline.retention import recordings_dir
 from pipeline.session import SessionServices
 from pipeline.shared_bus import make_bus
 from pipeline.stages import build_session_services, warm_up
@@ -39,6 +41,11 @@ class Runtime:
     """Work-order due times, overdue urging and status by reference (pipeline/workorder_followup.py)."""
     instance_id: str = field(default_factory=new_id)
     """This process among several on one database (docs/scale-out.md)."""
+    instances: Instances | None = None
+    """This instance's heartbeat row and the reaping of dead instances (pipeline/instances.py)."""
+    instance_watch: InstanceWatch | None = None
+    draining: bool = False
+    """SIGTERM received: no new calls; live ones continue until they end or drain_timeout_s."""
 
     @classmethod
     def start(cls, settings: Settings, load_models: bool = True) -> Runtime:
@@ -52,6 +59,12 @@ class Runtime:
             bus=make_bus(settings.bus_url, instance_id),
             instance_id=instance_id,
         )
+        runtime.store.instance_id = instance_id
+        runtime.instances = Instances(runtime.store, instance_id, recordings_dir(settings))
+        runtime.instances.register()
+        runtime.instance_watch = InstanceWatch(
+            runtime.instances, runtime.bus, settings.instance_heartbeat_s, settings.instance_dead_after_s
+        ).start()
         runtime.recover_callbacks(started_at)
         runtime.incidents, runtime.followup = build_supervision(settings, runtime.store, runtime.bus)
         if not load_models:
@@ -90,7 +103,24 @@ class Runtime:
             announce(self.bus, "callback.created", task)
         return recovered
 
+    def live_call_count(self) -> int:
+        live = getattr(self.session_services, "live_calls", None)
+        return len(live) if live is not None else 0
+
+    def drain(self) -> None:
+        """SIGTERM: take no new calls (health says draining) while the live ones finish."""
+        self.draining = True
+        if self.instance_watch is not None:
+            self.instance_watch.status = "draining"
+
     def close(self) -> None:
+        if self.instance_watch is not None:
+            self.instance_watch.stop()
+        if self.instances is not None:
+            try:
+                self.instances.heartbeat("stopped")  # a clean exit: nothing for a survivor to reap
+            except Exception:
+                log.exception("could not mark instance %s stopped", self.instance_id)
         self.bus.close()
         synth = self.loaded.get("tts")
         if synth is not None:

@@ -66,6 +66,8 @@ class CallerHistory:
 class Store:
     def __init__(self, url: str, create: bool = True) -> None:
         self._sessions: sessionmaker[Session] = make_sessionmaker(url, create=create)
+        self.instance_id: str | None = None
+        """Stamped on every call this process starts (pipeline/instances.py reaps a dead one's)."""
 
     def session(self) -> Session:
         return self._sessions()
@@ -79,7 +81,9 @@ class Store:
     # --- calls ---------------------------------------------------------------------------------
     def start_call(self, caller_number: str | None, language: str | None, channel: str = "stream") -> Call:
         with self.session() as s:
-            call = Call(caller_number=caller_number, language=language, channel=channel)
+            call = Call(
+                caller_number=caller_number, language=language, channel=channel, instance_id=self.instance_id
+            )
             s.add(call)
             s.commit()
             return call

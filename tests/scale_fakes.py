@@ -11,6 +11,7 @@ from pathlib import Path
 
 from core.events import AsrEvent, PartialTranscript
 from pipeline.bus import EventBus
+from pipeline.live_calls import LiveCalls
 from pipeline.session import SessionServices
 from pipeline.store import Store
 from tests.session_fakes import FakeKnowledge, FakeRecognizer, FakeUnderstander, FakeVoice
@@ -40,4 +41,5 @@ def scripted_services(store: Store, bus: EventBus, recordings_dir: Path) -> Sess
         recordings_dir=recordings_dir,
         silence_timeout_s=600.0,
         waiting_announce_s=600.0,
+        live_calls=LiveCalls(),
     )
