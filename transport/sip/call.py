@@ -61,7 +61,9 @@ class SipCall:
         self.invite = invite
         self.desk = desk
         self.transferred = asyncio.Event()
-        """A blind transfer (REFER) was accepted: the service leaves the call."""
+        """A blind transfer (REFER) was accepted and recorded: the service leaves the call."""
+        self.refer_accepted = False
+        """The PBX answered our REFER 2xx (set at once, before ``transferred``'s records are written)."""
         self.notified = asyncio.Event()
         """The transfer target answered (NOTIFY with a 2xx sipfrag)."""
         self.agent_calls: list[AgentCall] = []
@@ -174,6 +176,10 @@ class SipCall:
             retransmit.cancel()
             for task in ends:
                 task.cancel()
+        if who == "caller" and self.refer_accepted:  # a PBX may hang up at once after taking the REFER
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.transferred.wait(), 10)
+            who = "transferred" if self.transferred.is_set() else who
         if who == "caller" and self.stopping:
             await session.close("service_stopped", "dropped")
             await self.send_bye()

@@ -46,6 +46,7 @@ _CANONICAL = {
     "max-forwards": "Max-Forwards",
     "record-route": "Record-Route",
     "www-authenticate": "WWW-Authenticate",
+    "user-to-user": "User-to-User",  # RFC 7433's spelling; some PBXs match it case-sensitively
 }
 REQUIRED = ("via", "from", "to", "call-id", "cseq")
 _TOKEN = re.compile(r"^[A-Za-z0-9\-.!%*_+`'~]+$")

@@ -116,6 +116,7 @@ class TransferDesk:
                 session, "transfer_failed", f"REFER to {route.destination}: {reply.status} {reply.reason}"
             )
             return
+        call.refer_accepted = True
         await _decision(session, "transferred", f"blind transfer (REFER) to {route.destination}")
         await _assign(session, handoff_id, route.agent_id, "phone_transfer")
         call.transferred.set()
