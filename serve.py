@@ -17,12 +17,15 @@ from api.console import mount_console
 from api.errors import install_error_handlers
 from api.incidents import router as incidents_router
 from api.kb_corrections import router as kb_corrections_router
+from api.openapi_doc import install_honest_openapi
+from api.privacy import router as privacy_router
 from api.reports import router as reports_router
 from api.review import router as review_router
 from api.softphone import router as softphone_router
 from api.staffing import router as staffing_router
 from api.telephony import router as telephony_router
 from api.workorder_followup import router as followup_router
+from core.redaction import install_log_redaction
 from core.settings import get_settings
 from pipeline.callbacks import CallbackWatch
 from pipeline.runtime import Runtime
@@ -34,6 +37,7 @@ from transport.sip.lifecycle import start_sip
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     logging.basicConfig(level=logging.INFO)
+    install_log_redaction()  # tokens and personal numbers never reach the log (docs/security.md)
     started_here = getattr(app.state, "runtime", None) is None  # create_app(runtime) brings its own (tests)
     if started_here:
         # Loading takes seconds; do it off the event loop so the process stays responsive.
@@ -89,6 +93,8 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(kb_corrections_router)
     app.include_router(reports_router)
     app.include_router(review_router)
+    app.include_router(privacy_router)  # disable/rotate agents, forget a caller (docs/security.md)
+    install_honest_openapi(app)
     mount_console(app)
     return app
 

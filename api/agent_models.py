@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from core.redaction import mask_pii, mask_pii_deep
 from pipeline.db import Agent, Call, Decision, Handoff, Utterance, WorkOrder, WorkOrderNote
 from pipeline.routing import WORK_ORDER_TRANSITIONS
 
@@ -123,7 +124,7 @@ class UtteranceOut(BaseModel):
         return cls(
             seq=u.seq,
             speaker=u.speaker,
-            text=u.text,
+            text=mask_pii(u.text),  # agents confirm the last four digits; never see the whole number
             language=u.language,
             start_s=u.start_s,
             end_s=u.end_s,
@@ -303,7 +304,7 @@ class WorkOrderNoteOut(BaseModel):
         return cls(
             author=n.author,
             author_name=(names or {}).get(n.author),
-            text=n.text,
+            text=mask_pii(n.text),
             status_from=n.status_from,
             status_to=n.status_to,
             created_at=aware(n.created_at),
@@ -336,8 +337,8 @@ class WorkOrderOut(BaseModel):
             topic=o.topic,
             request_type=o.request_type,
             urgency=o.urgency,
-            summary=o.summary,
-            details=mask_details(dict(o.details or {})),
+            summary=mask_pii(o.summary),
+            details=mask_pii_deep(mask_details(dict(o.details or {}))),
             status=o.status,
             next_statuses=sorted(WORK_ORDER_TRANSITIONS.get(o.status, ())),
             assigned_to=o.assigned_to,

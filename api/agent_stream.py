@@ -44,6 +44,7 @@ from api.auth import (
 )
 from api.callbacks import summary_of as callback_summary
 from api.signin_guard import first_message_token, origin_allowed, signin_guard, ws_token_from_subprotocols
+from core.redaction import mask_pii
 from pipeline.bus import BusMessage
 from pipeline.callbacks import Callbacks
 from pipeline.db import Agent, Handoff, Utterance
@@ -86,15 +87,24 @@ class AgentRelay:
     """Turns bus messages into what one agent may see. Synchronous (it reads the store); the
     socket runs it in a worker thread."""
 
-    def __init__(self, store: Store, agent_id: str) -> None:
+    def __init__(self, store: Store, agent_id: str, token_sha256: str | None = None) -> None:
         self.store = store
         self.agent_id = agent_id
+        self.token_sha256 = token_sha256
 
     def process(self, batch: list[BusMessage]) -> list[dict[str, Any]]:
         try:
             agent = self.store.get_agent(self.agent_id)  # fresh: skills or role may have changed
         except NotFoundError:
             return [{"type": "error", "status": 401, "message": "Your agent record was removed."}]
+        if agent.disabled_at is not None or (self.token_sha256 and agent.token_sha256 != self.token_sha256):
+            return [
+                {
+                    "type": "error",
+                    "status": 401,
+                    "message": "Your token was disabled or replaced; sign in again. 令牌已停用或更换。",
+                }
+            ]
         out: list[dict[str, Any]] = []
         queue_dirty = False
         for message in batch:
@@ -193,7 +203,7 @@ class AgentRelay:
                 {
                     "seq": seq,
                     "speaker": data.get("speaker", "caller"),
-                    "text": data.get("text", ""),
+                    "text": mask_pii(str(data.get("text", ""))),
                     "language": data.get("language"),
                 }
             ),
@@ -270,7 +280,7 @@ async def agent_stream(
         )
         await ws.close(4401, "unauthorized")
         return
-    relay = AgentRelay(runtime.store, agent.id)
+    relay = AgentRelay(runtime.store, agent.id, agent.token_sha256)
     # Subscribe before the snapshot, so nothing published in between is lost.
     async with runtime.bus.subscribe() as sub:
         hello = await run_in_threadpool(queue_view, runtime.store, agent)
@@ -283,6 +293,9 @@ async def agent_stream(
                     batch.append(sub.queue.get_nowait())
                 for message in await run_in_threadpool(relay.process, batch):
                     await ws.send_json(message)
+                    if message.get("type") == "error" and message.get("status") == 401:
+                        await ws.close(4401, "unauthorized")
+                        return
 
         async def listen() -> None:
             while True:

@@ -36,6 +36,7 @@ from api.agent_models import (
 )
 from api.auth import BusDep, CurrentAgent, StoreDep, Supervisor, check_may_see, is_supervisor
 from api.callers import history_out
+from core.redaction import mask_pii_deep
 from pipeline.bus import EventBus
 from pipeline.callbacks import Callbacks
 from pipeline.callbacks import announce as announce_callback
@@ -122,7 +123,7 @@ def handoff_detail(store: Store, handoff: Handoff) -> HandoffDetail:
             _ = o.notes
     return HandoffDetail(
         **base.model_dump(),
-        details=mask_details(dict(handoff.details or {})),
+        details=mask_pii_deep(mask_details(dict(handoff.details or {}))),
         answers_tried=answers_tried(list(handoff.answers_tried or []), call),
         transcript=[UtteranceOut.from_row(u) for u in call.utterances],
         decisions=[DecisionOut.from_row(d) for d in call.decisions],

@@ -20,6 +20,7 @@ from api.deps import get_runtime
 from api.signin_guard import signin_guard
 from pipeline.bus import EventBus
 from pipeline.db import Agent, Call, Callback, Handoff
+from pipeline.privacy import active_agent_by_token
 from pipeline.routing import AgentSkills, QueueItem, agent_can_take
 from pipeline.runtime import Runtime
 from pipeline.store import Store, handoff_queue_item, transfer_allows
@@ -47,7 +48,8 @@ def unauthorized(message: str) -> HTTPException:
 
 
 def authenticate(store: Store, token: str | None) -> Agent | None:
-    return store.agent_by_token(token) if token else None
+    """The agent this token signs in, unless disabled (`triage agents disable`)."""
+    return active_agent_by_token(store, token) if token else None
 
 
 def rate_limited(wait: int) -> HTTPException:

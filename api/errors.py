@@ -14,9 +14,47 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from pipeline.routing import TransitionError
 from pipeline.store import NotFoundError
+
+
+class ErrorBody(BaseModel):
+    """What every refusal carries (401, 403, 404, 409, 413, 422 from a handler, 429, 503)."""
+
+    detail: str = Field(description="What went wrong and what to do, for a person to read.")
+
+
+class ValidationErrorBody(BaseModel):
+    """A request that does not match the schema (422)."""
+
+    message: str = Field(description="One sentence a person can act on.")
+    detail: list[dict[str, Any]] = Field(description="FastAPI's list of problems: loc, msg, type.")
+
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "The request cannot be acted on (e.g. a WebRTC offer that does not parse).",
+    401: "No token, or a token that belongs to no (enabled) agent. Header WWW-Authenticate: Bearer.",
+    403: "The agent's role or skills do not allow it.",
+    404: "No record with that id.",
+    409: "The record's state forbids it (already taken, a transition the workflow forbids).",
+    413: "Too large or too long (TRIAGE_MAX_UPLOAD_MB, TRIAGE_MAX_UPLOAD_SECONDS).",
+    422: "The request does not match the schema, or a value is out of range.",
+    429: "Too many failed sign-ins from this address; header Retry-After says how many seconds to wait.",
+    503: "The service is not ready (models loading or failed to load).",
+}
+
+
+def ERROR_RESPONSES(codes: tuple[int, ...]) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` entries for the given status codes with the real error bodies."""
+    return {
+        code: {
+            "model": ErrorBody,
+            "description": ERROR_DESCRIPTIONS[code],
+        }
+        for code in codes
+    }
 
 
 def describe(errors: list[Any]) -> str:

@@ -157,7 +157,11 @@ def label_call(
     }
 
 
-@router.get("/export", summary="Review labels as JSONL: NLU training rows or KB corrections")
+@router.get(
+    "/export",
+    summary="Review labels as JSONL: NLU training rows or KB corrections",
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "One JSON object a line."}},
+)
 def export(
     store: StoreDep,
     _: Supervisor,

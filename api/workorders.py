@@ -25,6 +25,7 @@ from api.auth import (
     handoffs_of_calls,
     is_supervisor,
 )
+from core.redaction import mask_pii, mask_pii_deep
 from pipeline.db import Agent, Call, Handoff, Utterance, WorkOrder, WorkOrderNote
 from pipeline.routing import TransitionError
 from pipeline.store import Store
@@ -40,7 +41,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def transcript_summary(utterances: list[Utterance], limit: int = SUMMARY_CHARS) -> str:
     """The caller's own words, in order, clipped: what the back office needs without the audio."""
-    said = " / ".join(u.text.strip() for u in utterances if u.speaker == "caller" and u.text.strip())
+    said = " / ".join(
+        mask_pii(u.text.strip()) for u in utterances if u.speaker == "caller" and u.text.strip()
+    )
     if len(said) > limit:
         said = said[: limit - 1].rstrip() + "…"
     return said.strip()
@@ -123,10 +126,11 @@ def draft(
 @router.post("", status_code=201, summary="Create a work order from a handoff or call", responses=ERRORS)
 def create(body: WorkOrderCreate, agent: CurrentAgent, store: StoreDep, bus: BusDep) -> WorkOrderOut:
     """Every field left out is filled from the handoff and its call (see /v1/workorders/draft).
-    Extracted details are kept unmasked in the record and masked whenever displayed."""
+    The record keeps ID, card and phone numbers masked (summary, note and details): a work order
+    travels to back offices that must not hold them (docs/security.md)."""
     handoff, call = _source(store, agent, body.handoff_id, body.call_id)
     d = draft_from(handoff, call)
-    summary = (body.summary or "").strip() or d.summary
+    summary = mask_pii((body.summary or "").strip() or d.summary)
     if not summary:
         raise HTTPException(422, "The call has no transcript to summarise: write a summary.")
     fields: dict[str, Any] = {
@@ -134,13 +138,13 @@ def create(body: WorkOrderCreate, agent: CurrentAgent, store: StoreDep, bus: Bus
         "topic": body.topic or d.topic,
         "request_type": body.request_type or d.request_type,
         "urgency": body.urgency or d.urgency,
-        "details": body.details if body.details is not None else d.details,
+        "details": mask_pii_deep(mask_details(body.details if body.details is not None else d.details)),
     }
     if body.assign_to_me:
         fields.update(status="assigned", assigned_to=agent.id)
     order = store.create_work_order(summary, agent.id, **fields)
     if body.note.strip():
-        order = store.update_work_order(order.id, agent.id, note=body.note.strip())
+        order = store.update_work_order(order.id, agent.id, note=mask_pii(body.note.strip()))
     bus.publish(
         "workorder.created", work_order_id=order.id, call_id=call.id, caller_number=call.caller_number
     )
@@ -197,7 +201,11 @@ def update_order(
         raise HTTPException(422, "Nothing to change: give a status, assigned_to or a note.")
     try:
         order = store.update_work_order(
-            order_id, agent.id, status=body.status, note=body.note.strip(), assigned_to=body.assigned_to
+            order_id,
+            agent.id,
+            status=body.status,
+            note=mask_pii(body.note.strip()),
+            assigned_to=body.assigned_to,
         )
     except TransitionError as e:
         raise HTTPException(409, str(e)) from e

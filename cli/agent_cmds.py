@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import typer
 
 from cli.groups import CommandGroups
+from cli.security_cmds import add_agent_access
 
 if TYPE_CHECKING:
     from pipeline.store import Store
@@ -31,6 +32,7 @@ def register(groups: CommandGroups) -> None:
     recordings = typer.Typer(no_args_is_help=True, help="Call recordings kept beside the database.")
     groups.root.add_typer(agents, name="agents")
     groups.root.add_typer(recordings, name="recordings")
+    add_agent_access(agents)  # disable | enable | rotate (cli/security_cmds.py)
 
     @agents.command("add")
     def add(

@@ -17,6 +17,8 @@ from cli import (
     kb_cmds,
     nlu_cmds,
     report_cmds,
+    scale_cmds,
+    security_cmds,
     service_cmds,
     staffing_cmds,
     tts_cmds,
@@ -50,6 +52,8 @@ for module in (
     eval_cmds,
     report_cmds,
     staffing_cmds,
+    security_cmds,
+    scale_cmds,
 ):
     module.register(groups)
 
