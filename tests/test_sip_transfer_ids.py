@@ -3,7 +3,7 @@
 headers the service sends: baresip, the agent's phone in test_sip_baresip.py, cannot show them.
 
 - bridge: SIPp is the agent's phone; the service's INVITE carries X-Triage-Call-Id and
-  X-Triage-Handoff-Id.
+  X-Triage-Handoff-Id, and a User-to-User header (RFC 7433, hex) with the same ids.
 - refer: SIPp is the caller's side (the PBX); the service's REFER carries a Refer-To whose URI
   headers hold the ids, and a User-to-User header (RFC 7433, hex) with the same ids.
 
@@ -108,6 +108,10 @@ def call_and_handoff(rt: Runtime, number: str, timeout_s: float = 20) -> tuple[C
         time.sleep(0.2)
 
 
+def uui(seen: dict[str, str]) -> str:
+    return bytes.fromhex(seen.get("User-to-User", "")).decode()
+
+
 def run_caller(scenario: str, tmp: Path, service_port: int) -> subprocess.CompletedProcess[str]:
     cmd = sipp_cmd(scenario, tmp, "caller", free_port_udp(), f"127.0.0.1:{service_port}")
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd=tmp)
@@ -143,6 +147,7 @@ def test_bridge_invite_to_the_agents_phone_carries_the_ids(service: Any, tmp_pat
     seen = logged(tmp_path, "agent")
     assert seen.get("X-Triage-Call-Id") == call.id, seen
     assert seen.get("X-Triage-Handoff-Id") == handoff.id, seen
+    assert uui(seen) == f"triage;call={call.id};handoff={handoff.id}"
     assert call.end_reason == "agent_hung_up"
     assert "transferred" in actions(rt, call.id)
 
@@ -161,8 +166,7 @@ def test_refer_carries_the_ids_in_refer_to_and_user_to_user(service: Any, tmp_pa
     assert seen.get("Refer-To-Target") == destination, seen
     assert seen.get("X-Triage-Call-Id") == call.id, seen
     assert seen.get("X-Triage-Handoff-Id") == handoff.id, seen
-    uui = bytes.fromhex(seen.get("User-to-User", "")).decode()
-    assert uui == f"triage;call={call.id};handoff={handoff.id}", uui
+    assert uui(seen) == f"triage;call={call.id};handoff={handoff.id}"
     # SIPp hangs up at once after its 202: the record still says transferred, not caller_hung_up
     assert call.end_reason == "transferred"
     assert "transferred" in actions(rt, call.id)

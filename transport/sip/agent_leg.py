@@ -4,7 +4,7 @@ mode of a transfer, so transcription and recording go on after the transfer (tra
 
 The agent leg speaks PCM16 16 kHz to the session (pipeline/legs.py BRIDGE_RATE); on the wire it is
 the G.711 codec the agent's phone chose from our offer. The call and handoff ids travel in
-``X-Triage-Call-Id`` / ``X-Triage-Handoff-Id`` headers of the INVITE.
+``X-Triage-Call-Id`` / ``X-Triage-Handoff-Id`` headers of the INVITE, and in ``User-to-User``.
 """
 
 from __future__ import annotations
@@ -89,7 +89,11 @@ class AgentCall:
         stream = RtpStream(0, 0xFF, self._payload, _no_digit, None)
         self.rtp = await self._open_rtp(stream)
         body = offer(self._public_host, self.rtp.local_port)
-        ids = [("x-triage-call-id", call_id), ("x-triage-handoff-id", handoff_id)]
+        ids = [
+            ("x-triage-call-id", call_id),
+            ("x-triage-handoff-id", handoff_id),
+            ("user-to-user", user_to_user(call_id, handoff_id)),
+        ]
         invite = self._request("INVITE", self.cseq, [*ids, ("content-type", "application/sdp")], body)
         try:
             reply = await asyncio.wait_for(self._client(invite, self.peer), ANSWER_TIMEOUT_S)
@@ -147,6 +151,11 @@ class AgentCall:
         self.hung_up.set()
         if self.rtp is not None:
             await self.rtp.close()
+
+
+def user_to_user(call_id: str, handoff_id: str) -> str:
+    """User-to-User (RFC 7433): the ids as hex text, for PBXs that pass UUI and not X-headers."""
+    return f"{f'triage;call={call_id};handoff={handoff_id}'.encode().hex()};encoding=hex"
 
 
 async def _no_digit(_: str) -> None:

@@ -6,9 +6,9 @@ the handoff's urgency and topic decides where and how, after the caller has hear
 - ``refer``: a blind transfer. REFER asks the caller's side (the PBX) to call the destination;
   the Refer-To URI carries ``X-Triage-Call-Id`` and ``X-Triage-Handoff-Id`` headers for the new
   INVITE. Once accepted the service leaves the call (its record ends as ``transferred``).
-- ``bridge``: the service calls the destination itself (agent_leg.py, the ids in X-headers of its
-  INVITE) and joins the answered phone to the call as an agent leg, so the transcript and the
-  recording go on; when the agent hangs up, the caller hears goodbye.
+- ``bridge``: the service calls the destination itself (agent_leg.py, the ids in X-headers and
+  User-to-User of its INVITE) and joins the answered phone to the call as an agent leg, so the
+  transcript and the recording go on; when the agent hangs up, the caller hears goodbye.
 
 With a route's ``agent_id`` the handoff is marked accepted by that agent, so the console shows the
 caller as theirs. No matching route: the caller waits for an agent at the console, as on any call.
@@ -26,7 +26,7 @@ from core.settings import SipTransferRoute
 from pipeline.legs import Leg
 from pipeline.session import CallSession
 from transport.sip import message as sip
-from transport.sip.agent_leg import AgentCall, AgentCallError
+from transport.sip.agent_leg import AgentCall, AgentCallError, user_to_user
 from transport.sip.call import Peer
 from transport.sip.rtp import RtpStream
 
@@ -106,7 +106,7 @@ class TransferDesk:
             [
                 ("refer-to", target),
                 ("referred-by", f"<{call.contact}>"),
-                ("user-to-user", _uui(session.call_id, handoff_id)),
+                ("user-to-user", user_to_user(session.call_id, handoff_id)),
             ],
         )
         reply = await asyncio.wait_for(self._client(request, call.peer), 8.0)
@@ -153,11 +153,6 @@ class TransferDesk:
         if not session.ended:
             await session.disconnect_agent(party, end_call=True)
         await agent.hang_up()
-
-
-def _uui(call_id: str, handoff_id: str) -> str:
-    """User-to-User (RFC 7433): the ids as hex text, for PBXs that pass UUI and not X-headers."""
-    return f"{f'triage;call={call_id};handoff={handoff_id}'.encode().hex()};encoding=hex"
 
 
 async def _decision(session: CallSession, action: str, reason: str) -> None:
