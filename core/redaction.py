@@ -48,13 +48,13 @@ CONTACT_KEYS = frozenset({"phone", "phones", "callback_number", "contact"})
 """Detail fields holding numbers the caller gave to be called back on: they stay readable."""
 
 
-def mask_pii_deep(value: Any, key: str = "") -> Any:
-    """``mask_pii`` on every string inside dicts and lists, except under contact keys."""
+def mask_pii_deep(value: Any, contact: bool = False) -> Any:
+    """``mask_pii`` on every string inside dicts and lists, except anywhere under a contact key."""
     if isinstance(value, dict):
-        return {k: mask_pii_deep(v, str(k)) for k, v in value.items()}
+        return {k: mask_pii_deep(v, contact or str(k).lower() in CONTACT_KEYS) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [mask_pii_deep(v, key) for v in value]
-    if isinstance(value, str) and key.lower() not in CONTACT_KEYS:
+        return [mask_pii_deep(v, contact) for v in value]
+    if isinstance(value, str) and not contact:
         return mask_pii(value)
     return value
 

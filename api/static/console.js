@@ -199,7 +199,7 @@ function setConn(kind) {
 
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/v1/agents/stream?token=${encodeURIComponent(state.token)}`);
+  const ws = new WebSocket(`${scheme}://${location.host}/v1/agents/stream`, ["triage.v1", `token.${state.token}`]);
   state.ws = ws;
   ws.onopen = () => {
     state.wsRetry = 0;

@@ -198,7 +198,7 @@ async function loadOverdue() {
 // --- the live stream -------------------------------------------------------------------------
 function connect() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/v1/agents/stream?token=${encodeURIComponent(op.token)}`);
+  const ws = new WebSocket(`${scheme}://${location.host}/v1/agents/stream`, ["triage.v1", `token.${op.token}`]);
   ws.onopen = () => { byId("op-conn").textContent = tr("op_live_conn"); byId("op-conn").className = "conn conn-live"; };
   ws.onclose = () => {
     byId("op-conn").textContent = tr("op_off_conn");

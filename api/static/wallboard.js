@@ -157,7 +157,7 @@ async function pollLive() {
 // (debounced); the 4-second poll stays as the fallback and for figures no event announces.
 function listen(retry = 0) {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const ws = new WebSocket(`${scheme}://${location.host}/v1/agents/stream?token=${encodeURIComponent(sv.token)}`);
+  const ws = new WebSocket(`${scheme}://${location.host}/v1/agents/stream`, ["triage.v1", `token.${sv.token}`]);
   ws.onopen = () => {
     retry = 0;
   };
