@@ -1,4 +1,9 @@
-"""WebSocket ``/v1/agents/stream?token=...``: the live feed behind the agent console.
+"""WebSocket ``/v1/agents/stream``: the live feed behind the agent console.
+
+Sign in with the ``token.<token>`` subprotocol (``new WebSocket(url, ["triage.v1", "token." + t])``)
+or a first ``{"type": "auth", "token": ...}`` message; ``?token=`` is deprecated (URLs reach logs).
+A page from a foreign origin is refused (TRIAGE_ALLOWED_ORIGINS; close 4403), and an address with
+too many failed sign-ins waits (``status`` 429, close 4429). See docs/security.md.
 
 Server -> client JSON messages (the client may send ``{"type": "ping"}`` and gets ``pong``):
 

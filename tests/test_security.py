@@ -301,3 +301,45 @@ def test_forget_a_caller_deletes_calls_recordings_and_work_orders(world: World) 
         assert not s.query(Utterance).filter(Utterance.call_id == gone).count()
         assert not s.query(WorkOrder).filter(WorkOrder.caller_number == number).count()
     assert world.client.get(f"/v1/agents/handoffs/{handoff_id}", headers=world.auth("sup")).status_code == 404
+
+
+def test_a_real_uvicorn_log_never_shows_a_token_or_caller_number(
+    tmp_path: Path, capfd: Any, caplog: Any
+) -> None:
+    """uvicorn as `triage serve` runs it (its own logging config, access log on): the deprecated
+    ?token= connection and a history URL leave no token and no caller number in the output."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+    from websockets.sync.client import connect
+
+    import serve
+    from api.server_thread import free_port
+
+    runtime = Runtime.start(Settings(data_dir=tmp_path), load_models=False)
+    _, token = runtime.store.create_agent("logged", "supervisor", [], [])
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(serve.create_app(runtime), port=port, log_level="info"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            time.sleep(0.02)
+        with connect(f"ws://127.0.0.1:{port}/v1/agents/stream?token={token}") as ws:
+            assert '"hello"' in str(ws.recv(timeout=5))
+        r = httpx.get(
+            f"http://127.0.0.1:{port}/v1/callers/{MOBILE}/history",
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert r.status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        runtime.close()
+    out, err = capfd.readouterr()
+    logged = out + err
+    assert "/v1/callers/" in logged and "/v1/agents/stream" in logged  # the lines are there...
+    assert token not in logged and MOBILE not in logged  # ...without the secrets
+    assert "deprecated" in caplog.text and token not in caplog.text
