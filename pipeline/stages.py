@@ -114,8 +114,9 @@ class ClassifierUnderstander:
 class KbKnowledge:
     """The best knowledge-base match with its calibrated confidence; the policy applies the threshold."""
 
-    def __init__(self, kb: Any) -> None:
+    def __init__(self, kb: Any, max_chars: int = 500) -> None:
         self.kb = kb
+        self.max_chars = max_chars
 
     @property
     def threshold(self) -> float:
@@ -124,7 +125,7 @@ class KbKnowledge:
     def lookup(self, text: str, language: str, topic: str | None) -> KnowledgeReply | None:
         from kb.narrowing import choose
 
-        choice = choose(self.kb, text, language, topic)
+        choice = choose(self.kb, text[: self.max_chars], language, topic)  # the shared encoder, bounded
         if choice.top is None:
             return None
         top = choice.top
@@ -161,7 +162,7 @@ def build_session_services(
     missing = [role for role in ("asr", "nlu", "kb", "tts") if role not in loaded]
     if missing:
         raise RuntimeError(f"calls cannot be taken: {', '.join(missing)} did not load (see /health)")
-    knowledge = KbKnowledge(loaded["kb"])
+    knowledge = KbKnowledge(loaded["kb"], max_chars=settings.max_text_turn_chars)
     synth = loaded["tts"]
     return SessionServices(
         store=store,

@@ -234,3 +234,21 @@ def test_text_turn_checks() -> None:
     with pytest.raises(InputRejected) as e:
         check_text_turn("toolong", limits)
     assert e.value.status == 413
+
+
+def test_the_knowledge_base_never_gets_more_than_its_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import kb.narrowing
+    from pipeline.stages import KbKnowledge
+
+    seen: list[int] = []
+
+    class NoChoice:
+        top = None
+
+    def choose(kb: Any, text: str, language: str, topic: str | None) -> NoChoice:
+        seen.append(len(text))
+        return NoChoice()
+
+    monkeypatch.setattr(kb.narrowing, "choose", choose)
+    assert KbKnowledge(object(), max_chars=300).lookup("水" * 1_000_000, "zh", None) is None
+    assert seen == [300]
