@@ -12,6 +12,7 @@ import anyio
 from fastapi import FastAPI
 
 from api import agent_stream, agents, callbacks, callers, calls, health, metrics, recordings, workorders
+from api.body_limit import JsonBodyLimit, settings_limit
 from api.call_rtc import router as call_rtc_router
 from api.console import mount_console
 from api.errors import install_error_handlers
@@ -95,6 +96,7 @@ def create_app(runtime: Runtime | None = None) -> FastAPI:
     app.include_router(review_router)
     app.include_router(privacy_router)  # disable/rotate agents, forget a caller (docs/security.md)
     install_honest_openapi(app)
+    app.add_middleware(JsonBodyLimit, limit_of=settings_limit)  # TRIAGE_MAX_JSON_KB
     mount_console(app)
     return app
 

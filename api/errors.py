@@ -39,7 +39,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     403: "The agent's role or skills do not allow it.",
     404: "No record with that id.",
     409: "The record's state forbids it (already taken, a transition the workflow forbids).",
-    413: "Too large or too long (TRIAGE_MAX_UPLOAD_MB, TRIAGE_MAX_UPLOAD_SECONDS).",
+    413: "Too large or too long (TRIAGE_MAX_JSON_KB, TRIAGE_MAX_UPLOAD_MB, TRIAGE_MAX_UPLOAD_SECONDS).",
     422: "The request does not match the schema, or a value is out of range.",
     429: "Too many failed sign-ins from this address; header Retry-After says how many seconds to wait.",
     503: "The service is not ready (models loading or failed to load).",

@@ -62,7 +62,7 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
             if method in MUTATING:
                 codes.add(409)
             body = (op.get("requestBody") or {}).get("content", {})
-            if "multipart/form-data" in body:
+            if body:  # uploads (TRIAGE_MAX_UPLOAD_MB) and JSON bodies (TRIAGE_MAX_JSON_KB)
                 codes.add(413)
             if path == "/v1/calls/web":
                 codes.add(400)

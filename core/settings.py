@@ -188,6 +188,7 @@ class Settings(BaseSettings):
     max_text_turn_chars: int = Field(
         500, ge=1, description="Longest typed caller turn (WebSocket/data channel 'text'); longer is refused."
     )
+    max_json_kb: int = Field(256, ge=1, description="Largest JSON request body, KiB (413).")
     max_message_kb: int = Field(
         64, ge=1, description="Largest single message on the caller WebSocket or data channel, KiB."
     )

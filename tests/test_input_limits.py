@@ -252,3 +252,22 @@ def test_the_knowledge_base_never_gets_more_than_its_limit(monkeypatch: pytest.M
     monkeypatch.setattr(kb.narrowing, "choose", choose)
     assert KbKnowledge(object(), max_chars=300).lookup("水" * 1_000_000, "zh", None) is None
     assert seen == [300]
+
+
+def test_a_json_body_over_the_limit_is_413_before_it_is_read(served: Served) -> None:
+    client, runtime, _ = served
+    _, token = runtime.store.create_agent("json", "supervisor", [], [])
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    limit = runtime.settings.max_json_kb * 1024
+    body = '{"name": "' + "x" * limit + '", "role": "agent"}'
+    r = client.post("/v1/agents", content=body, headers=headers)
+    assert r.status_code == 413 and "TRIAGE_MAX_JSON_KB" in r.json()["detail"]
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+        yield body[: limit // 2].encode()
+        yield body[limit // 2 :].encode()
+
+    r = client.post("/v1/agents", content=chunks(), headers=headers)
+    assert r.status_code == 413
+    r = client.post("/v1/agents", json={"name": "small", "role": "agent"}, headers=headers)
+    assert r.status_code == 201
