@@ -176,6 +176,6 @@ class InstanceWatch:
         try:
             self.instances.heartbeat(self.status)
             return self.instances.reap(self.dead_after_s, self.bus)
-        except Exception:  # the database is away for a moment: the next beat tries again
-            log.exception("instance heartbeat failed; retrying in %.1f s", self.heartbeat_s)
+        except Exception as e:  # the database is away for a moment: the next beat tries again
+            log.warning("instance heartbeat failed (%s); retrying in %.1f s", e, self.heartbeat_s)
             return []

@@ -60,7 +60,7 @@ def two_instances(
             yield out
     finally:
         for runtime in runtimes:
-            runtime.bus.close()
+            runtime.close()
 
 
 def test_a_call_on_instance_a_is_seen_accepted_and_resolved_from_instance_b(
