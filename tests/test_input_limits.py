@@ -271,3 +271,37 @@ def test_a_json_body_over_the_limit_is_413_before_it_is_read(served: Served) -> 
     assert r.status_code == 413
     r = client.post("/v1/agents", json={"name": "small", "role": "agent"}, headers=headers)
     assert r.status_code == 201
+
+
+def test_the_web_pages_data_channel_has_the_same_bounds(tmp_path: Path) -> None:
+    from api.call_rtc import _on_message
+
+    class Peer:
+        def __init__(self) -> None:
+            self.sent: list[dict[str, Any]] = []
+
+        async def send_json(self, payload: dict[str, Any]) -> None:
+            self.sent.append(payload)
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[int]]:
+        call = FakeCall(tmp_path, silence_timeout_s=30)
+        seen = SeenUnderstander()
+        call.services.understander = seen
+        call.services.limits = InputLimits(max_text_chars=100)
+        await call.session.open()
+        peer = Peer()
+        hangup = asyncio.Event()
+        for message in (
+            {"type": "text", "text": "水" * 1_000_000, "language": "zh"},
+            {"type": "rating", "value": float("inf")},
+            {"type": "rating", "value": 9},
+            {"type": "text", "text": "how do I pay my water bill", "language": "en"},
+        ):
+            await _on_message(message, call.session, peer, hangup)  # type: ignore[arg-type]
+        await call.wait_for(lambda m: m["type"] == "bot_text" and "pay online" in m["text"])
+        await call.session.close("caller_hung_up")
+        return peer.sent, seen.lengths
+
+    sent, lengths = asyncio.run(scenario())
+    assert [m.get("code") for m in sent] == ["text_too_long", "bad_rating", "bad_rating"]
+    assert lengths and max(lengths) <= 100
