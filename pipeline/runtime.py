@@ -65,7 +65,10 @@ class Runtime:
         runtime.instance_watch = InstanceWatch(
             runtime.instances, runtime.bus, settings.instance_heartbeat_s, settings.instance_dead_after_s
         ).start()
-        runtime.recover_callbacks(started_at)
+        if not settings.bus_url:
+            # One instance: what it left waiting when it last stopped. Several: the waiting
+            # handoffs may be live on another instance; a dead one's are reaped (pipeline/instances.py).
+            runtime.recover_callbacks(started_at)
         runtime.incidents, runtime.followup = build_supervision(settings, runtime.store, runtime.bus)
         if not load_models:
             return runtime

@@ -17,6 +17,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from api.server_thread import running_server
 from core.settings import Settings
+from pipeline.callbacks import Callbacks
 from pipeline.runtime import Runtime
 from pipeline.shared_bus import PgBus
 from tests.scale_fakes import scripted_services
@@ -117,6 +118,23 @@ def test_events_published_on_one_instance_reach_the_other_even_when_too_big_for_
         )
         line = receive(agent_ws, lambda m: m["type"] == "transcript")
         assert line["utterance"]["text"] == long_text
+
+
+def test_a_new_instance_leaves_the_waiting_emergencies_of_live_instances_alone(
+    two_instances: list[tuple[Runtime, str]], postgres_url: str, tmp_path: Path
+) -> None:
+    (rt_a, _), _ = two_instances
+    call = rt_a.store.start_call("13900000017", "en")  # held by A, which heartbeats
+    handoff = rt_a.store.create_handoff(call.id, "emergency", "fire", topic="fire", language="en")
+    settings = Settings(data_dir=tmp_path, database_url=postgres_url, bus_url=postgres_url)
+    third = Runtime.start(settings, load_models=False)
+    try:
+        assert third.instances is not None
+        third.instances.reap(settings.instance_dead_after_s, third.bus)
+        assert Callbacks(third.store).of_call(call.id) == []
+        assert third.store.get_handoff(handoff.id).status == "waiting"
+    finally:
+        third.close()
 
 
 def test_the_default_bus_is_in_process(tmp_path: Path) -> None:
