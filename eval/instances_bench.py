@@ -84,10 +84,16 @@ def start_instances(n: int, db_url: str, data_dir: Path, scripted: bool, timeout
     for _ in range(n):
         port = free_port()
         if scripted:
-            cmd = [sys.executable, "-m", "tests.scale_instance", db_url, str(data_dir), str(port)]
+            cmd = [
+                sys.executable,
+                str(ROOT / "tests" / "scale_instance.py"),
+                db_url,
+                str(data_dir),
+                str(port),
+            ]
         else:
             cmd = [sys.executable, "-m", "cli.main", "serve", "--port", str(port)]
-        env = {**os.environ, "TRIAGE_DATABASE_URL": db_url, "TRIAGE_BUS_URL": db_url}
+        env = {**os.environ, "TRIAGE_DATABASE_URL": db_url, "TRIAGE_BUS_URL": db_url, "PYTHONPATH": str(ROOT)}
         env["TRIAGE_DATA_DIR"] = str(data_dir)
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         out.append(Instance(proc, f"http://127.0.0.1:{port}"))

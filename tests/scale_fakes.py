@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from session_fakes import FakeKnowledge, FakeRecognizer, FakeUnderstander, FakeVoice
+
 from core.events import AsrEvent, PartialTranscript
 from pipeline.bus import EventBus
 from pipeline.live_calls import LiveCalls
 from pipeline.session import SessionServices
 from pipeline.store import Store
-from tests.session_fakes import FakeKnowledge, FakeRecognizer, FakeUnderstander, FakeVoice
 
 
 class PartialRecognizer(FakeRecognizer):

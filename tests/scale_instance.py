@@ -1,5 +1,5 @@
 """One service instance with scripted stages, as a process of its own, for the crash and drain
-tests (tests/test_instance_recovery.py): ``python -m tests.scale_instance DB_URL DATA_DIR PORT``.
+tests (tests/test_instance_recovery.py): ``python tests/scale_instance.py DB_URL DATA_DIR PORT``.
 It serves with api/drain.py's server, so SIGTERM drains as `triage serve` does."""
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ import logging
 import sys
 from pathlib import Path
 
+from scale_fakes import scripted_services
+
 from api.drain import serve_draining
 from core.settings import Settings
 from pipeline.retention import recordings_dir
 from pipeline.runtime import Runtime
-from tests.scale_fakes import scripted_services
 
 
 def main(db_url: str, data_dir: str, port: int) -> None:

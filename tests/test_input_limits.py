@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import soundfile
 from fastapi.testclient import TestClient
+from session_fakes import FakeCall, FakeKnowledge, FakeRecognizer, FakeUnderstander, FakeVoice
 
 from core.settings import Settings
 from pipeline.input_limits import InputLimits, InputRejected, check_rating, check_text_turn, wav_header
@@ -25,7 +26,6 @@ from pipeline.runtime import Runtime
 from pipeline.session import SessionServices
 from pipeline.stages import ClassifierUnderstander
 from pipeline.turns import Understanding
-from tests.session_fakes import FakeCall, FakeKnowledge, FakeRecognizer, FakeUnderstander, FakeVoice
 
 AUTH: dict[str, str] = {}
 

@@ -35,9 +35,9 @@ SENT_S = 3.0
 def start_instance(db_url: str, data_dir: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tests.scale_instance", db_url, str(data_dir), str(port)],
+        [sys.executable, str(ROOT / "tests" / "scale_instance.py"), db_url, str(data_dir), str(port)],
         cwd=ROOT,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )

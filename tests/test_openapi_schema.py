@@ -12,11 +12,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.config import SchemathesisConfig
+from session_fakes import FakeKnowledge, FakeRecognizer, FakeUnderstander, FakeVoice
 
 from core.settings import Settings
 from pipeline.runtime import Runtime
 from pipeline.session import SessionServices
-from tests.session_fakes import FakeKnowledge, FakeRecognizer, FakeUnderstander, FakeVoice
 
 EXAMPLES = 6
 CONFIG = """

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from scale_fakes import scripted_services
 from websockets.sync.client import ClientConnection, connect
 
 from api.server_thread import running_server
@@ -20,7 +21,6 @@ from core.settings import Settings
 from pipeline.callbacks import Callbacks
 from pipeline.runtime import Runtime
 from pipeline.shared_bus import PgBus
-from tests.scale_fakes import scripted_services
 
 
 def receive(ws: ClientConnection, pred: Any, timeout_s: float = 10.0) -> dict[str, Any]:
