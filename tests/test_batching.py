@@ -43,7 +43,7 @@ def test_requests_that_arrive_while_a_batch_runs_go_together_in_the_next():
 
 
 def test_each_caller_gets_its_own_result_from_many_threads():
-    batcher = MicroBatcher(lambda items: [i * i for i in items], max_batch=4)
+    batcher: MicroBatcher[int, int] = MicroBatcher(lambda items: [i * i for i in items], max_batch=4)
     with ThreadPoolExecutor(8) as pool:
         results = list(pool.map(batcher, range(50)))
     assert results == [i * i for i in range(50)]
@@ -68,7 +68,7 @@ def test_a_failing_batch_fails_its_own_requests_only():
 
 
 def test_a_batch_function_that_loses_items_is_an_error_not_a_wrong_answer():
-    batcher = MicroBatcher(lambda items: items[:-1])
+    batcher: MicroBatcher[int, int] = MicroBatcher(lambda items: items[:-1])
     with pytest.raises(RuntimeError, match="results"):
         batcher(1)
     batcher.close()
