@@ -54,7 +54,8 @@ def ensure_report_indexes(engine: Engine) -> None:
 def fill_call_facts(s: Session, start: datetime, end: datetime) -> int:
     """Copy topic, request type and urgency onto ended calls in [start, end) that have none yet:
     from the call's handoff if it has one (what the person was told), else from its last decision
-    that named a topic. Returns the number of calls filled; the session is committed."""
+    that named a topic; and the district the caller named first (``place_reports``, written as the
+    call went on: pipeline/storms.py). Returns the number of calls filled; the session is committed."""
     facts = []
     for column in ("topic", "request_type", "urgency"):
         facts.append(
@@ -64,6 +65,10 @@ def fill_call_facts(s: Session, start: datetime, end: datetime) -> int:
             f"(SELECT d.{column} FROM decisions d WHERE d.call_id = calls.id "
             f"AND d.{column} IS NOT NULL ORDER BY d.id DESC LIMIT 1))"
         )
+    facts.append(
+        "district = COALESCE(calls.district, "
+        "(SELECT p.district FROM place_reports p WHERE p.call_id = calls.id ORDER BY p.id LIMIT 1))"
+    )
     sql = (
         f"UPDATE calls SET {', '.join(facts)} "
         "WHERE started_at >= :start AND started_at < :end AND topic IS NULL AND ended_at IS NOT NULL "

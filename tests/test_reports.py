@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 
-from pipeline.db import Base, Call, Decision, Handoff, WorkOrder
+from pipeline.db import Base, Call, Decision, Handoff, PlaceReport, WorkOrder
 from pipeline.reports import ReportOptions, build_report, parse_time
 from pipeline.store import Store
 
@@ -84,6 +84,8 @@ def seed(store: Store) -> dict[str, str]:
                           accepted_at=accepted, agent_id=agent_id, request_type="fault"))  # fmt: skip
         s.add(Decision(call_id=ids["c9"], action="handoff", reason="asked", topic="heating",
                        urgency="routine", created_at=at(11, 31)))  # fmt: skip
+        # The live call named its district as it went on (pipeline/storms.py records it).
+        s.add(PlaceReport(call_id=ids["c9"], topic="heating", district="D3", created_at=at(11, 31)))
         orders = (  # call, created, status, topic
             ("c1", at(9, 3), "resolved", "water"),
             ("c4", at(10, 11), "new", "gas"),
@@ -175,7 +177,7 @@ def test_by_agent_and_by_district(history: History) -> None:
     assert (rows[x]["answered"], rows[x]["asa_s"], rows[y]["answered"]) == (2, 25.0, 1)
     assert r.labels[x].startswith("Xiao Wang") and rows[None]["contained"] == 1
     districts = {r_["key"]: r_["offered"] for r_ in report(history, "district").rows}
-    assert districts == {"D1": 3, "D2": 3, None: 1}
+    assert districts == {"D1": 3, "D2": 3, "D3": 1}  # D3: the live call's, from what the caller said
 
 
 def test_csv_and_excel_export(history: History) -> None:
