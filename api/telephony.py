@@ -157,7 +157,8 @@ async def _serve(ws: WebSocket, session: CallSession, leg: TwilioLeg) -> tuple[s
         hangup.cancel()
 
 
-@router.api_route("/twilio/twiml", methods=["GET", "POST"], response_class=Response)
+@router.get("/twilio/twiml", response_class=Response, operation_id="twilio_twiml_get")
+@router.post("/twilio/twiml", response_class=Response, operation_id="twilio_twiml_post")
 async def twilio_twiml(request: Request) -> Response:
     """TwiML for a provider's voice webhook: connect the call to this service's media stream,
     with the caller's number (the webhook's From) as a stream parameter. Point the number's
