@@ -82,6 +82,7 @@ class _Job:
     audio: np.ndarray = field(compare=False, repr=False)
     kwargs: dict[str, Any] = field(compare=False)
     future: Future[Any] = field(compare=False)
+    queued_at: float = field(default_factory=time.monotonic, compare=False)
 
 
 @dataclass
@@ -93,6 +94,12 @@ class SchedulerStats:
     cancelled: int = 0
     reduced_beam: int = 0
     crowded: int = 0
+    wait_s: dict[str, float] = field(default_factory=dict)
+    """Seconds decodes of each kind waited in the queue before they started (sum)."""
+    decode_s: dict[str, float] = field(default_factory=dict)
+    """Seconds the decoder worked on runs led by each kind (sum; a batch counts once)."""
+    runs: dict[str, int] = field(default_factory=dict)
+    """Decoder runs (one batch or one single decode) led by each kind."""
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
@@ -181,6 +188,9 @@ class DecodeScheduler:
         while (jobs := self._next()) is not None:
             live = [j for j in jobs if j.future.set_running_or_notify_cancel()]
             self.stats.cancelled += len(jobs) - len(live)
+            started = time.monotonic()
+            for job in live:
+                self.stats.wait_s[job.kind] = self.stats.wait_s.get(job.kind, 0.0) + started - job.queued_at
             try:
                 if len(live) > 1 and self._batch is not None:
                     results = self._batch([j.audio for j in live], **self._batch_kwargs(live))
@@ -196,6 +206,11 @@ class DecodeScheduler:
                     if not job.future.done():
                         job.future.set_exception(e)
             finally:
+                if live:
+                    lead = live[0].kind
+                    self.stats.runs[lead] = self.stats.runs.get(lead, 0) + 1
+                    spent = time.monotonic() - started
+                    self.stats.decode_s[lead] = self.stats.decode_s.get(lead, 0.0) + spent
                 self.stats.decodes += len(live)
                 for job in live:
                     self.stats.by_kind[job.kind] = self.stats.by_kind.get(job.kind, 0) + 1

@@ -235,7 +235,8 @@ def run(
         )
         pool = caller_pool()  # the callers in their own process, not the service's interpreter
         for n in levels:
-            row = run_level(url, [c.pcm for c in routine], n, still_there, pool)
+            scheduler = getattr(runtime.session_services.recognizer_factory, "scheduler", None)
+            row = run_level(url, [c.pcm for c in routine], n, still_there, pool, scheduler)
             table.append(row)
             by_calls[str(n)] = row["voice_to_voice_p95_s"]
             progress(
@@ -244,6 +245,7 @@ def run(
                 f"{row['first_partial_p50_s']} s, silence prompts {row['false_silence_prompts']}, "
                 f"CPU {row['cpu_share']}, peak {row['peak_rss_mb']} MB; mean per stage "
                 + ", ".join(f"{k} {v:.3f}" for k, v in row["stage_mean_s"].items())
+                + f"; decodes {row.get('asr_decodes')}"
             )
             p95 = row["voice_to_voice_p95_s"]
             if row["admitted_share"] == 1.0 and p95 is not None and p95 <= realtime_bound_s:

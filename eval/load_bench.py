@@ -67,20 +67,60 @@ def one_call(
 
 
 def run_level(
-    url: str, clips: list[bytes], n: int, still_there: tuple[str, ...], pool: Executor | None = None
+    url: str,
+    clips: list[bytes],
+    n: int,
+    still_there: tuple[str, ...],
+    pool: Executor | None = None,
+    scheduler: Any = None,
 ) -> dict[str, Any]:
     """One load level. pool: a one-process pool (``caller_pool``) where the callers run, so they
     do not share the service's interpreter (and its GIL), as remote callers would not; without one
-    they run as threads in this process. CPU and peak memory are the service process's (this one)."""
+    they run as threads in this process. CPU and peak memory are the service process's (this one).
+    scheduler: the service's asr.scheduler.DecodeScheduler, to say how its decodes went."""
     from pipeline.metrics import stage_totals
 
     stages0 = stage_totals()
+    asr0 = _asr_totals(scheduler)
     if pool is None:
         row = _callers(url, clips, n, still_there, os.getpid())
     else:
         row = pool.submit(_callers, url, clips, n, still_there, os.getpid()).result()
     row["stage_mean_s"] = _stage_means(stages0, stage_totals())
+    if scheduler is not None:
+        row["asr_decodes"] = _asr_means(asr0, _asr_totals(scheduler))
     return row
+
+
+def _asr_totals(scheduler: Any) -> dict[str, float]:
+    if scheduler is None:
+        return {}
+    st = scheduler.stats
+    finals = ("final", "speculative")
+    return {
+        "runs": sum(st.runs.get(k, 0) for k in finals),
+        "run_s": sum(st.decode_s.get(k, 0.0) for k in finals),
+        "items": sum(st.by_kind.get(k, 0) for k in finals),
+        "wait_s": sum(st.wait_s.get(k, 0.0) for k in finals),
+        "partial_runs": st.runs.get("partial", 0),
+        "partial_s": st.decode_s.get("partial", 0.0),
+    }
+
+
+def _asr_means(before: dict[str, float], after: dict[str, float]) -> dict[str, float | None]:
+    """The level's end-of-utterance decodes (finals and speculative finals): how many decoder
+    runs, how many utterances per run, the mean time of a run and the mean wait in the queue; and
+    the partial (caption) runs and the decoder time they took."""
+    d = {k: after[k] - before.get(k, 0.0) for k in after}
+    runs, items = d["runs"], d["items"]
+    return {
+        "runs": int(runs),
+        "utterances_per_run": round(items / runs, 2) if runs else None,
+        "run_mean_s": round(d["run_s"] / runs, 3) if runs else None,
+        "queue_wait_mean_s": round(d["wait_s"] / items, 3) if items else None,
+        "partial_runs": int(d["partial_runs"]),
+        "partial_s": round(d["partial_s"], 3),
+    }
 
 
 def caller_pool() -> ProcessPoolExecutor:

@@ -180,3 +180,21 @@ def test_no_partials_while_many_callers_speak_at_once() -> None:
     assert sched.try_partial(clip("p4"), source=callers[3], beam_size=1) is None  # the fourth speaker
     assert sched.stats.partials_skipped >= 1
     sched.close()
+
+
+def test_the_stats_say_how_long_decodes_waited_and_ran() -> None:
+    dec = FakeDecoder()
+    sched = DecodeScheduler(dec, SchedulerOptions(max_batch=8))
+    blocker = sched.submit("partial", clip("p0"), beam_size=1, prefix="x")
+    time.sleep(0.05)
+    finals = [sched.submit("final", clip(f"f{i}"), beam_size=5) for i in range(3)]
+    time.sleep(0.2)  # the finals wait behind the partial the decoder is busy with
+    dec.gate.set()
+    [f.result(5) for f in finals]
+    blocker.result(5)
+    st = sched.stats
+    assert st.runs == {"partial": 1, "final": 1}  # the three finals ran as one batch
+    assert st.decode_s["partial"] >= 0.2  # the partial held the decoder until released
+    assert st.wait_s["final"] >= 3 * 0.2  # each of the three waited at least that long
+    assert st.wait_s["partial"] < 0.2
+    sched.close()

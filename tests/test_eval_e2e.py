@@ -86,7 +86,9 @@ def calls(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> di
         voice = runtime.session_services.voice_for("pcm16-16k")
         still_there = (voice.prompt_text("still_there", "en"),)
         with caller_pool() as pool:
-            load = run_level(url, [_trim(synthesize(q, "en")) for q in questions], 2, still_there, pool)
+            scheduler = runtime.session_services.recognizer_factory.scheduler
+            clips = [_trim(synthesize(q, "en")) for q in questions]
+            load = run_level(url, clips, 2, still_there, pool, scheduler)
         return {
             "injected": injected,
             "spoken": [run_scenario(url, c, synthesize, True, "speak") for c in spoken],
@@ -156,3 +158,4 @@ def test_a_load_level_reports_every_caller_and_where_the_time_went(calls: dict[s
     assert row["voice_to_voice_p95_s"] is not None and row["voice_to_voice_p95_s"] < 30, row
     assert {"asr", "nlu", "tts"} <= set(row["stage_mean_s"]), row
     assert row["false_silence_prompts"] == 0 and row["peak_rss_mb"] > 100, row
+    assert row["asr_decodes"]["runs"] >= 1 and row["asr_decodes"]["run_mean_s"] > 0, row
