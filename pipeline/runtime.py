@@ -128,6 +128,3 @@ class Runtime:
         synth = self.loaded.get("tts")
         if synth is not None:
             synth.close()
-        close_understander = getattr(getattr(self.session_services, "understander", None), "close", None)
-        if close_understander is not None:
-            close_understander()

@@ -14,7 +14,6 @@ from asr.streaming import StreamingTranscriber
 from core.codec import Encoding
 from core.settings import Settings
 from pipeline.admission import Admission, auto_capacity
-from pipeline.batching import MicroBatcher
 from pipeline.input_limits import limits_from_settings
 from pipeline.live_calls import LiveCalls
 from pipeline.policy import PolicyConfig, TurnFacts
@@ -77,19 +76,11 @@ class ClassifierUnderstander:
         self.classifier = classifier
         self.max_chars = max_chars
         self.topic_filter_min = topic_filter_min
-        # Turns of calls that finish together are understood in one batch (pipeline/batching.py).
-        self.batcher: MicroBatcher[tuple[str, str], Any] = MicroBatcher(self._predict_many, name="nlu-batch")
-
-    def _predict_many(self, turns: list[tuple[str, str]]) -> list[Any]:
-        return list(self.classifier.predict_many([t for t, _ in turns], [lang for _, lang in turns]))
-
-    def close(self) -> None:
-        self.batcher.close()
 
     def understand(self, text: str, language: str) -> Understanding:
-        # Bounded before the shared batch: one huge turn must not hold the encoder for every call.
+        # Bounded before the shared encoder: one huge turn must not hold it for every call.
         text = text[: self.max_chars]
-        r = self.batcher((text, language))
+        r = self.classifier.predict(text, language)
         main = r.intent or r.topic
         facts = TurnFacts(
             text=text,
