@@ -82,17 +82,32 @@ def staffing_plan(
         raise HTTPException(422, str(e)) from e
 
 
+MAX_ERLANG_A_WAITING = 1000
+
+
 @router.get("/erlang", summary="Erlang C / A for one half hour (a calculator)")
 def erlang(
     _sup: Supervisor,
-    calls: float = Query(..., ge=0, description="Calls in the period."),
-    agents: int = Query(..., ge=1),
-    aht_s: float = Query(..., gt=0),
-    target_s: float = Query(20.0, ge=0),
-    period_s: float = Query(1800.0, gt=0),
-    patience_s: float | None = Query(None, gt=0),
+    # Bounded so one request cannot occupy a worker for minutes (the formulas loop over agents and
+    # queue depth): far beyond any hotline's half hour (docs/security.md).
+    calls: float = Query(..., ge=0, le=100_000, description="Calls in the period."),
+    agents: int = Query(..., ge=1, le=5_000),
+    aht_s: float = Query(..., gt=0, le=86_400),
+    target_s: float = Query(20.0, ge=0, le=86_400),
+    period_s: float = Query(1800.0, ge=60, le=86_400),
+    patience_s: float | None = Query(None, ge=1, le=86_400),
 ) -> dict[str, Any]:
     if patience_s:
+        waiting = (
+            calls / period_s * patience_s
+        )  # callers who could be waiting at once: Erlang A's state count
+        if waiting > MAX_ERLANG_A_WAITING:
+            raise HTTPException(
+                422,
+                f"Erlang A is computed for up to {MAX_ERLANG_A_WAITING} callers waiting at once; these "
+                f"figures allow {waiting:.0f} (calls / period_s x patience_s): shorten patience_s. "
+                "耐心时长过长，排队人数超出计算范围。",
+            )
         s = erlang_a_staffing(agents, calls, period_s, aht_s, target_s, patience_s)
     else:
         s = erlang_c_staffing(agents, calls, period_s, aht_s, target_s)

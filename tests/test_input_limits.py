@@ -302,3 +302,16 @@ def test_the_web_pages_data_channel_has_the_same_bounds(tmp_path: Path) -> None:
     sent, lengths = asyncio.run(scenario())
     assert [m.get("code") for m in sent] == ["text_too_long", "bad_rating", "bad_rating"]
     assert lengths and max(lengths) <= 100
+
+
+def test_the_erlang_calculator_refuses_figures_that_would_hold_a_worker_for_minutes(served: Served) -> None:
+    """Found by schemathesis: agents=10^9 or a day's patience kept one worker busy for minutes."""
+    client, runtime, _ = served
+    _, token = runtime.store.create_agent("erlang", "supervisor", [], [])
+    auth = {"Authorization": f"Bearer {token}"}
+    r = client.get("/v1/staffing/erlang?calls=100&agents=1000000000&aht_s=300", headers=auth)
+    assert r.status_code == 422
+    r = client.get("/v1/staffing/erlang?calls=100000&agents=10&aht_s=300&patience_s=86400", headers=auth)
+    assert r.status_code == 422 and "patience_s" in r.json()["detail"]
+    r = client.get("/v1/staffing/erlang?calls=100&agents=10&aht_s=300&patience_s=120", headers=auth)
+    assert r.status_code == 200 and 0 <= r.json()["service_level"] <= 1
