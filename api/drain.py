@@ -54,5 +54,9 @@ class DrainingServer(uvicorn.Server):
 def serve_draining(
     app: FastAPI, host: str, port: int, drain_timeout_s: float, log_level: str = "info"
 ) -> None:
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, lifespan="on")
+    # ws_max_size: a WebSocket frame over 1 MiB is refused by the server before it is read into
+    # memory (the caller WebSocket's own limit, TRIAGE_MAX_MESSAGE_KB, is far below it).
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level=log_level, lifespan="on", ws_max_size=1 << 20
+    )
     DrainingServer(config, app, drain_timeout_s).run()

@@ -62,7 +62,8 @@ def test_health_and_metrics_say_saturated(tmp_path: Path) -> None:
     from api.health import _calls_state
 
     admission = Admission(1)
-    runtime = SimpleNamespace(session_services=SimpleNamespace(admission=admission), calls_error=None)
+    services = SimpleNamespace(admission=admission)
+    runtime = SimpleNamespace(session_services=services, calls_error=None, draining=False)
     assert _calls_state(runtime) == "accepting"  # type: ignore[arg-type]
     assert admission.try_admit()
     assert _calls_state(runtime) == "saturated: 1 of 1 bot calls"  # type: ignore[arg-type]
