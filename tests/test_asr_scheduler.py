@@ -198,3 +198,65 @@ def test_the_stats_say_how_long_decodes_waited_and_ran() -> None:
     assert st.wait_s["final"] >= 3 * 0.2  # each of the three waited at least that long
     assert st.wait_s["partial"] < 0.2
     sched.close()
+
+
+class Batches:
+    """Records each run (the utterances decoded together) without blocking."""
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, ...]] = []
+
+    def decode(self, audio: np.ndarray, **kwargs: Any) -> str:
+        self.runs.append((str(audio[0]),))
+        return f"text {audio[0]}"
+
+    def decode_batch(self, audios: list[np.ndarray], **kwargs: Any) -> list[str]:
+        self.runs.append(tuple(str(a[0]) for a in audios))
+        return [f"text {a[0]}" for a in audios]
+
+
+def test_a_burst_of_callers_finishing_together_is_gathered_into_one_batch() -> None:
+    dec = Batches()
+    sched = DecodeScheduler(dec, SchedulerOptions(partial_max_speakers=4, gather_s=0.5))
+    callers = [object() for _ in range(5)]
+    for c in callers:  # five callers speaking at once (the first captions run, then none for a crowd)
+        sched.try_partial(clip("p"), source=c, beam_size=1)
+    time.sleep(0.05)
+    dec.runs.clear()
+    first = sched.submit("speculative", clip("s0"), source=callers[0], beam_size=5)
+    time.sleep(0.1)  # the others stop a moment later
+    rest = [
+        sched.submit("speculative", clip(f"s{i}"), source=c, beam_size=5)
+        for i, c in enumerate(callers[1:], 1)
+    ]
+    assert first.result(5) == "text s0" and all(f.result(5) for f in rest)
+    assert dec.runs == [("s0", "s1", "s2", "s3", "s4")]  # one run, not s0 alone then the rest
+    assert sched.stats.gathered == 1
+    sched.close()
+
+
+def test_a_lone_caller_or_a_few_never_wait_to_be_gathered() -> None:
+    dec = Batches()
+    sched = DecodeScheduler(dec, SchedulerOptions(partial_max_speakers=4, gather_s=2.0))
+    callers = [object() for _ in range(2)]
+    for c in callers:
+        sched.try_partial(clip("p"), source=c, beam_size=1)
+    time.sleep(0.05)  # the two captions run
+    started = time.monotonic()
+    assert sched.submit("final", clip("f0"), source=callers[0], beam_size=5).result(5) == "text f0"
+    assert time.monotonic() - started < 1.0  # not held for the other caller (gather_s is 2 s)
+    assert sched.stats.gathered == 0
+    sched.close()
+
+
+def test_gathering_stops_at_its_limit_when_the_others_go_on_speaking() -> None:
+    dec = Batches()
+    sched = DecodeScheduler(dec, SchedulerOptions(partial_max_speakers=4, gather_s=0.2))
+    callers = [object() for _ in range(5)]
+    for c in callers:
+        sched.try_partial(clip("p"), source=c, beam_size=1)
+    started = time.monotonic()
+    assert sched.submit("final", clip("f0"), source=callers[0], beam_size=5).result(5) == "text f0"
+    waited = time.monotonic() - started
+    assert 0.15 <= waited < 1.5, waited  # held about gather_s for the four still talking, then run
+    sched.close()
