@@ -72,11 +72,6 @@ class SchedulerOptions:
     that many people speaking at once on two cores, a partial in flight when their finals arrive
     delays every one of them (captions come back when the burst is over)."""
     speaker_window_s: float = 1.5
-    gather_s: float = 0.15
-    """While ``partial_max_speakers`` or more calls were speaking a moment ago (a burst: callers
-    finishing together), a final that finds the decoder idle waits up to this long for the finals
-    of the others, so they run as one batch instead of the late ones waiting a whole run behind the
-    early ones. A lone caller, or a few, never wait. 0 switches it off."""
 
 
 @dataclass(order=True)
@@ -88,7 +83,6 @@ class _Job:
     kwargs: dict[str, Any] = field(compare=False)
     future: Future[Any] = field(compare=False)
     queued_at: float = field(default_factory=time.monotonic, compare=False)
-    source: int | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -100,8 +94,6 @@ class SchedulerStats:
     cancelled: int = 0
     reduced_beam: int = 0
     crowded: int = 0
-    gathered: int = 0
-    """Finals started after waiting for other callers' finals (a burst)."""
     wait_s: dict[str, float] = field(default_factory=dict)
     """Seconds decodes of each kind waited in the queue before they started (sum)."""
     decode_s: dict[str, float] = field(default_factory=dict)
@@ -128,19 +120,15 @@ class DecodeScheduler:
 
     # --- submitting ------------------------------------------------------------------------------
 
-    def submit(self, kind: Kind, audio: np.ndarray, source: object = None, **kwargs: Any) -> Future[Any]:
-        """Queue a decode; the future gives the decoder's Hypothesis (or its exception). source:
-        the asking call's stream (a burst's finals are gathered by who is still to finish)."""
+    def submit(self, kind: Kind, audio: np.ndarray, **kwargs: Any) -> Future[Any]:
+        """Queue a decode; the future gives the decoder's Hypothesis (or its exception)."""
         if kind not in PRIORITY:
             raise ValueError(f"kind must be final, speculative or partial, got {kind!r}")
         future: Future[Any] = Future()
-        who = None if source is None else id(source)
         with self._cond:
             if self._closed:
                 raise RuntimeError("the decode scheduler is closed")
-            if kind != "partial" and who is not None:
-                self._speakers.pop(who, None)  # stopped speaking: no longer to be waited for
-            self._queue.append(_Job(PRIORITY[kind], next(self._seq), kind, audio, kwargs, future, source=who))
+            self._queue.append(_Job(PRIORITY[kind], next(self._seq), kind, audio, kwargs, future))
             self._queue.sort()
             self._cond.notify()
         return future
@@ -181,9 +169,6 @@ class DecodeScheduler:
                 self._cond.wait()
             if self._closed:
                 return None
-            self._gather_burst()
-            if self._closed:
-                return None
             first = self._queue.pop(0)
             jobs = [first]
             if first.kind != "partial" and self._batch is not None:
@@ -198,29 +183,6 @@ class DecodeScheduler:
                 jobs += same
             self._busy_kind = first.kind
             return jobs
-
-    def _gather_burst(self) -> None:
-        """In a burst, hold the first final a moment for the finals of the other callers who were
-        just speaking (called with the lock held and the queue not empty)."""
-        o = self.options
-        first = self._queue[0]
-        if not o.gather_s or first.kind == "partial" or self._batch is None:
-            return
-        deadline = first.queued_at + o.gather_s
-        while not self._closed:
-            now = time.monotonic()
-            finals = [j for j in self._queue if j.kind != "partial"]
-            queued = {j.source for j in finals}
-            # Callers who spoke a moment ago and have not stopped yet (a final takes its caller off).
-            recent = {k for k, t in self._speakers.items() if now - t <= o.speaker_window_s}
-            if len(recent | queued) < o.partial_max_speakers:
-                return  # not a burst: no one waits
-            waiting_for = recent - queued
-            if not waiting_for or len(finals) >= o.max_batch or now >= deadline:
-                if now > first.queued_at + 0.001 and len(finals) > 1:
-                    self.stats.gathered += 1
-                return
-            self._cond.wait(deadline - now)
 
     def _work(self) -> None:
         while (jobs := self._next()) is not None:

@@ -225,7 +225,7 @@ class StreamingTranscriber:
 
     def _decode(self, kind: Kind, audio: np.ndarray, **kwargs: object) -> Future[Hypothesis]:
         if self._scheduler is not None:
-            return self._scheduler.submit(kind, audio, source=self, **kwargs)
+            return self._scheduler.submit(kind, audio, **kwargs)
         done: Future[Hypothesis] = Future()
         done.set_result(self._decoder.decode(audio, **kwargs))  # type: ignore[arg-type]
         return done
