@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, create_model
 
 from api.auth import StoreDep, Supervisor
 from api.deps import get_runtime
-from pipeline.reports import GROUPINGS, MEASURES, ReportOptions, build_report, parse_time
+from pipeline.reports import GROUPINGS, MEASURES, build_report, options_for
 from pipeline.reports_export import to_csv, to_xlsx
 from pipeline.reports_live import LIVE_MEASURES, LiveOptions, live_state
 from pipeline.runtime import Runtime
@@ -73,16 +73,8 @@ def get_report(
     format: Annotated[Literal["json", "csv", "xlsx"], Query(description="json, csv or xlsx.")] = "json",
 ) -> Any:
     settings = runtime.settings
-    offset = settings.report_utc_offset_min
     try:
-        opts = ReportOptions(
-            parse_time(from_, offset),
-            parse_time(to, offset, end=True),
-            by=by,
-            service_level_s=settings.service_level_s,
-            utc_offset_min=offset,
-            workorder_due_h=settings.workorder_due_h,
-        )
+        opts = options_for(settings, from_, to, by)
     except ValueError as e:
         raise HTTPException(422, str(e)) from e
     with store.session() as s:

@@ -108,7 +108,7 @@ def register(groups: CommandGroups) -> None:
         callers, work orders and satisfaction, grouped (definitions: docs/supervisors.md)."""
         from core.settings import get_settings
         from pipeline.db import make_sessionmaker
-        from pipeline.reports import ReportOptions, build_report, parse_time
+        from pipeline.reports import build_report, options_for
         from pipeline.reports_export import to_csv, to_text, to_xlsx
 
         settings = get_settings()
@@ -116,16 +116,8 @@ def register(groups: CommandGroups) -> None:
             raise typer.BadParameter("choose table, csv or xlsx", param_hint="--format")
         if fmt == "xlsx" and out is None:
             raise typer.BadParameter("an Excel report needs --out FILE.xlsx", param_hint="--out")
-        offset = settings.report_utc_offset_min
         try:
-            opts = ReportOptions(
-                parse_time(from_, offset),
-                parse_time(to, offset, end=True),
-                by=by,
-                service_level_s=settings.service_level_s,
-                utc_offset_min=offset,
-                workorder_due_h=settings.workorder_due_h,
-            )
+            opts = options_for(settings, from_, to, by)
         except ValueError as e:
             raise typer.BadParameter(str(e)) from e
         from pipeline.reports_rollup import clear_rollup

@@ -246,3 +246,17 @@ def parse_time(value: str, utc_offset_min: int, end: bool = False) -> datetime:
     if local.tzinfo is None:
         local = (local - timedelta(minutes=utc_offset_min)).replace(tzinfo=UTC)
     return local.astimezone(UTC)
+
+
+def options_for(settings: Any, from_: str, to: str, by: str) -> ReportOptions:
+    """A report's options from the settings (service level, local time, work-order due time) and
+    the asked days as written (local); ValueError for a bad day or grouping."""
+    offset = settings.report_utc_offset_min
+    return ReportOptions(
+        parse_time(from_, offset),
+        parse_time(to, offset, end=True),
+        by=by,
+        service_level_s=settings.service_level_s,
+        utc_offset_min=offset,
+        workorder_due_h=settings.workorder_due_h,
+    )
