@@ -1,7 +1,7 @@
 """WebSocket ``/v1/agents/stream``: the live feed behind the agent console.
 
 Sign in with the ``token.<token>`` subprotocol (``new WebSocket(url, ["triage.v1", "token." + t])``)
-or a first ``{"type": "auth", "token": ...}`` message; ``?token=`` is deprecated (URLs reach logs).
+or a first ``{"type": "auth", "token": ...}`` message; ``?token=`` is refused (URLs reach logs).
 A page from a foreign origin is refused (TRIAGE_ALLOWED_ORIGINS; close 4403), and an address with
 too many failed sign-ins waits (``status`` 429, close 4429). See docs/security.md.
 
@@ -32,7 +32,7 @@ import contextlib
 import logging
 from typing import Any
 
-from fastapi import APIRouter, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.concurrency import run_in_threadpool
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy import select
@@ -227,13 +227,7 @@ class AgentRelay:
 
 
 @router.websocket("/v1/agents/stream")
-async def agent_stream(
-    ws: WebSocket,
-    token: str | None = Query(
-        None,
-        description="Deprecated (the token ends up in access logs): use the subprotocol or first message.",
-    ),
-) -> None:
+async def agent_stream(ws: WebSocket) -> None:
     runtime = getattr(ws.app.state, "runtime", None)
     offered, header_token = ws_token_from_subprotocols(ws.scope.get("subprotocols") or [])
     await ws.accept(subprotocol=offered)
@@ -252,12 +246,19 @@ async def agent_stream(
         )
         await ws.close(4403, "origin")
         return
-    if token is not None:
-        log.warning(
-            "an agent connected with ?token= (deprecated: tokens in URLs reach logs); use the "
-            '\'token.<token>\' subprotocol or a first {"type": "auth"} message'
+    if "token" in ws.query_params:  # URLs reach access logs and proxies: refused, never checked
+        await ws.send_json(
+            {
+                "type": "error",
+                "status": 400,
+                "message": "Tokens in URLs are not accepted (they reach logs): send the 'token.<token>' "
+                'subprotocol or a first {"type": "auth", "token": ...} message. '
+                "不接受 URL 中的令牌（会进入日志）：请用 token.<令牌> 子协议或首条 auth 消息。",
+            }
         )
-    token = header_token or token or await first_message_token(ws)
+        await ws.close(4400, "token in URL")
+        return
+    token = header_token or await first_message_token(ws)
     guard = signin_guard(ws.app, runtime.settings)
     client = ws.client.host if ws.client else "?"
     wait = guard.retry_after(client)

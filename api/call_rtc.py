@@ -56,15 +56,18 @@ class RtcAnswerOut(BaseModel):
     "/rtc",
     response_model=RtcAnswerOut,
     summary="Start a call from a browser over WebRTC",
-    responses={400: {"description": "The offer cannot be answered"}, 503: {"description": "Not ready"}},
+    responses={
+        400: {"description": "The offer cannot be answered"},
+        503: {"description": "Not ready, or draining (SIGTERM)"},
+    },
 )
 async def start_rtc_call(offer: RtcOffer, runtime: Annotated[Runtime, Depends(get_runtime)]) -> RtcAnswerOut:
     """Answer a browser's WebRTC offer (non-trickle: the answer carries every ICE candidate) and start
     the call. Audio: the microphone track in, the bot's voice out. Events: the "events" data channel,
     one JSON object per message, the same events as the caller WebSocket."""
-    services = runtime.session_services
-    if services is None:
-        raise HTTPException(503, "The service is not ready: models are still loading or failed to load.")
+    services = runtime.services_for_new_call()
+    if services is None:  # models not loaded, or SIGTERM is draining this instance
+        raise HTTPException(503, runtime.refusal())
     peer = RtcPeer()
     try:
         answer = await peer.accept(offer.sdp, offer.type)
@@ -117,11 +120,9 @@ async def _on_message(
             await _error(peer, "bad_text", "A text turn needs text and language zh or en.")
             return
         try:
-            text = check_text_turn(message.get("text"), session.ctx.services.limits)
+            await session.typed(check_text_turn(message.get("text"), session.ctx.services.limits), lang)
         except InputRejected as e:
             await _error(peer, e.code, str(e))
-            return
-        await session.text(text, lang)
     elif kind == "rating":
         try:
             value = check_rating(message.get("value"))

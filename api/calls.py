@@ -23,7 +23,7 @@ from pipeline.input_limits import (
     wav_header,
 )
 from pipeline.keypad import KEYS
-from pipeline.runtime import Runtime
+from pipeline.runtime import NOT_READY, Runtime
 from pipeline.session import CallSession, CallStart
 
 log = logging.getLogger(__name__)
@@ -58,12 +58,6 @@ class TriageResult(BaseModel):
     events: list[dict[str, Any]]
 
 
-DRAINING = (
-    "This instance is shutting down and takes no new calls; please call again. "
-    "/ 本服务实例正在停机，不再接听新来电，请重新拨打。"
-)
-
-
 async def _reject(ws: WebSocket, message: str, code: int = 1003) -> None:
     with contextlib.suppress(Exception):
         await ws.send_json({"type": "error", "message": message})
@@ -75,11 +69,11 @@ async def call_stream(ws: WebSocket) -> None:
     """A live call. Protocol: see README "Caller WebSocket protocol"."""
     await ws.accept()
     runtime: Runtime | None = getattr(ws.app.state, "runtime", None)
-    if runtime is None or runtime.session_services is None:
-        await _reject(ws, "The service is not ready: models are still loading or failed to load.", 1013)
+    if runtime is None:
+        await _reject(ws, NOT_READY, 1013)
         return
-    if runtime.draining:  # SIGTERM: the load balancer sends the caller to another instance
-        await _reject(ws, DRAINING, 1013)
+    if runtime.services_for_new_call() is None:  # loading, or SIGTERM is draining this instance
+        await _reject(ws, runtime.refusal(), 1013)
         return
     try:
         first = await asyncio.wait_for(ws.receive(), timeout=10)
@@ -165,11 +159,9 @@ async def call_stream(ws: WebSocket) -> None:
                     )
                     continue
                 try:
-                    text = check_text_turn(control.get("text"), limits)
+                    await session.typed(check_text_turn(control.get("text"), limits), lang)
                 except InputRejected as e:
                     await send_json({"type": "error", "code": e.code, "message": str(e)})
-                    continue
-                await session.text(text, lang)
                 continue
             if kind == "rating":
                 try:
@@ -249,9 +241,9 @@ async def upload_call(
         raise HTTPException(e.status, str(e)) from e
     except AudioDecodeError as e:
         raise HTTPException(422, f"Could not read the audio: {e}") from e
-    services = runtime.session_services
-    if services is None:
-        raise HTTPException(503, "The service is not ready: models failed to load; see /health.")
+    services = runtime.services_for_new_call()
+    if services is None:  # models not loaded, or SIGTERM is draining this instance
+        raise HTTPException(503, runtime.refusal())
     events: list[dict[str, Any]] = []
 
     async def collect(payload: dict[str, Any]) -> None:

@@ -3,6 +3,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from api.deps import get_runtime
 from pipeline.runtime import Runtime
@@ -31,6 +33,26 @@ def health(runtime: Annotated[Runtime, Depends(get_runtime)]) -> dict[str, Any]:
         "calls": _calls_state(runtime),
         "models": models,
     }
+
+
+class ReadyOut(BaseModel):
+    ready: bool
+    calls: str
+    """accepting / saturated: ... / draining: ... / disabled: ..."""
+
+
+@router.get(
+    "/ready",
+    response_model=ReadyOut,
+    responses={503: {"model": ReadyOut, "description": "Send new calls elsewhere (see `calls`)"}},
+)
+def ready(runtime: Annotated[Runtime, Depends(get_runtime)]) -> Any:
+    """For a load balancer's health check: 200 while this instance takes new calls and its bot has
+    room; 503 while models load, when the bot is at capacity, and from SIGTERM until exit
+    (draining: live calls finish, new ones are refused). /health stays 200 for liveness."""
+    calls = _calls_state(runtime)
+    body = ReadyOut(ready=calls == "accepting", calls=calls)
+    return body if body.ready else JSONResponse(body.model_dump(), status_code=503)
 
 
 def _calls_state(runtime: Runtime) -> str:

@@ -89,8 +89,9 @@ async def twilio_stream(ws: WebSocket) -> None:
     """A call from a provider speaking Twilio Media Streams, or Telnyx's near copy (docs/telephony.md)."""
     await ws.accept()
     runtime: Runtime | None = getattr(ws.app.state, "runtime", None)
-    if runtime is None or runtime.session_services is None:
-        await ws.close(1013, "service not ready: models are loading or failed to load")
+    if runtime is None or runtime.services_for_new_call() is None:
+        reason = "draining: no new calls" if runtime and runtime.draining else "service not ready"
+        await ws.close(1013, reason)  # a close reason is at most 123 bytes: ASCII only
         return
     try:
         start = await _first_start(ws)

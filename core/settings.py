@@ -195,6 +195,11 @@ class Settings(BaseSettings):
     max_call_audio_s: float = Field(
         3600.0, ge=0, description="Caller audio one call may send before the bot ends it; 0: no limit."
     )
+    max_text_turns_per_min: int = Field(
+        20,
+        ge=0,
+        description="Typed caller turns one call may send in any 60 s (0: no limit); more are refused.",
+    )
     allowed_origins: list[str] = Field(
         default_factory=list,
         description="Browser origins (https://host:port) besides the service's own that may open the agents' "

@@ -142,10 +142,13 @@ def voice_to_voice(url: str, clip: Clip) -> float:
 
 def emergency_to_agent(url: str, runtime: Any, clip: Clip) -> float:
     from websockets.sync.client import connect
+    from websockets.typing import Subprotocol
 
     row, token = runtime.store.create_agent(f"bench-{time.monotonic_ns()}", role="supervisor")
     runtime.store.set_agent_status(row.id, "available")
-    with connect(f"{url}/v1/agents/stream?token={token}") as agent:
+    with connect(
+        f"{url}/v1/agents/stream", subprotocols=[Subprotocol("triage.v1"), Subprotocol(f"token.{token}")]
+    ) as agent:
         call = CallClient(url + "/v1/calls/stream")
         try:
             call.send_audio(clip.pcm, realtime=True)

@@ -37,6 +37,10 @@ class InputLimits:
     """Sample rates an upload may declare."""
     max_call_audio_s: float = 3600.0
     """Caller audio one call may send before the bot ends it; 0 means no limit."""
+    max_text_turns_per_min: int = 20
+    """Typed turns one call may send in any 60 s (a person types far fewer); 0 means no limit."""
+    max_pending_text_turns: int = 2
+    """Typed turns one call may have waiting behind the turn being understood."""
 
 
 def limits_from_settings(settings: object) -> InputLimits:
@@ -47,6 +51,7 @@ def limits_from_settings(settings: object) -> InputLimits:
         min_sample_rate=int(getattr(settings, "upload_min_sample_rate", 8000)),
         max_sample_rate=int(getattr(settings, "upload_max_sample_rate", 48000)),
         max_call_audio_s=float(getattr(settings, "max_call_audio_s", 3600.0)),
+        max_text_turns_per_min=int(getattr(settings, "max_text_turns_per_min", 20)),
     )
 
 
@@ -63,6 +68,34 @@ def check_text_turn(text: object, limits: InputLimits) -> str:
             code="text_too_long",
         )
     return text.strip()
+
+
+class TurnRate:
+    """One call's budget of typed turns: at most ``max_text_turns_per_min`` in any 60 s and at most
+    ``max_pending_text_turns`` waiting. Each call's turns are understood one at a time, so with this
+    bound no call can queue more than a few encoder runs ahead of everyone else's."""
+
+    WINDOW_S = 60.0
+
+    def __init__(self, limits: InputLimits) -> None:
+        self.limits = limits
+        self.times: list[float] = []
+
+    def check(self, now: float, pending: int) -> None:
+        """Count a typed turn arriving at ``now`` (monotonic seconds) with ``pending`` turns already
+        waiting, or raise InputRejected (429) without counting it."""
+        per_min = self.limits.max_text_turns_per_min
+        self.times = [t for t in self.times if now - t < self.WINDOW_S]
+        if pending >= self.limits.max_pending_text_turns or (per_min and len(self.times) >= per_min):
+            raise InputRejected(
+                f"发送太快：每分钟最多 {per_min} 条文字，且须等上一条处理完"
+                "（TRIAGE_MAX_TEXT_TURNS_PER_MIN）。"
+                f"Typing too fast: at most {per_min} typed turns a minute, and wait for the answer to "
+                "the last one (TRIAGE_MAX_TEXT_TURNS_PER_MIN).",
+                status=429,
+                code="too_fast",
+            )
+        self.times.append(now)
 
 
 def check_message_size(size: int, limits: InputLimits) -> None:

@@ -24,6 +24,15 @@ from pipeline.workorder_followup import FollowUp
 
 log = logging.getLogger(__name__)
 
+DRAINING = (
+    "This instance is shutting down and takes no new calls; please call again. "
+    "/ 本服务实例正在停机，不再接听新来电，请重新拨打。"
+)
+NOT_READY = (
+    "The service is not ready: models are still loading or failed to load (see /health). "
+    "/ 服务尚未就绪：模型仍在加载或加载失败（见 /health）。"
+)
+
 
 @dataclass
 class Runtime:
@@ -109,6 +118,17 @@ class Runtime:
     def live_call_count(self) -> int:
         live = getattr(self.session_services, "live_calls", None)
         return len(live) if live is not None else 0
+
+    def services_for_new_call(self) -> SessionServices | None:
+        """What a new call needs, or None when this instance takes no new calls (models not
+        loaded, or SIGTERM is draining it): every transport asks here before it answers."""
+        return None if self.draining else self.session_services
+
+    def refusal(self) -> str:
+        """Why services_for_new_call() is None, in both languages, for the caller or the peer."""
+        if self.draining:
+            return DRAINING
+        return NOT_READY
 
     def drain(self) -> None:
         """SIGTERM: take no new calls (health says draining) while the live ones finish."""

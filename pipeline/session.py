@@ -28,6 +28,7 @@ from pipeline.bridge import Bridge
 from pipeline.call_context import CallContext, CallStart, SessionServices
 from pipeline.conversation import Conversation, work_order_reference
 from pipeline.handoff_flow import HandoffFlow
+from pipeline.input_limits import TurnRate
 from pipeline.keypad import Keypad, prompt_key
 from pipeline.legs import Leg, SendAudio, SendJson
 from pipeline.partials import PartialKeeper, save_partial
@@ -64,6 +65,7 @@ class CallSession:
         self.conversation.waiting = self.waiting
         bytes_per_sample = 2 if start.encoding == "pcm16" else 1
         self.recognition = Recognition(start.sample_rate, bytes_per_sample, self._on_asr_event)
+        self._typed_rate = TurnRate(services.limits)
         self._turn_q: asyncio.Queue[FinalTranscript | Callable[[], Awaitable[None]] | None] = asyncio.Queue()
         self.keypad = Keypad(
             self.ctx, self.playback, self.handoffs, self.conversation, self._turn_q.put, self.text
@@ -165,6 +167,12 @@ class CallSession:
         self.ctx.speech_end_wall = time.monotonic()
         self.ctx.touch()
         await self._turn_q.put(FinalTranscript(text.strip(), language, now, now, confidence=1.0))
+
+    async def typed(self, text: str, language: str) -> None:
+        """A turn the caller typed (caller WebSocket, the web page's text box): text() within the
+        call's typed-turn budget, else InputRejected (429) and nothing is queued."""
+        self._typed_rate.check(time.monotonic(), self._turn_q.qsize())
+        await self.text(text, language)
 
     async def dtmf(self, digit: str) -> None:
         """A key the caller pressed (0-9 * # A-D; ValueError for anything else): pipeline/keypad.py."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agent_ws import agent_protocols
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
@@ -48,7 +49,7 @@ def in_thread(fn: Any, *args: Any, **kw: Any) -> None:
 
 def test_a_bad_token_is_told_and_closed_with_4401(live: tuple[Runtime, str]) -> None:
     _, url = live
-    with connect(url + "?token=wrong") as ws:
+    with connect(url, subprotocols=agent_protocols("wrong")) as ws:
         assert json.loads(ws.recv(timeout=5))["status"] == 401
         with pytest.raises(ConnectionClosed) as closed:
             ws.recv(timeout=5)
@@ -63,7 +64,7 @@ def test_hello_then_live_transcript_lines_for_visible_calls_only(live: tuple[Run
     mine = store.create_handoff(mine_call.id, "routine", "asked for a person", topic="water", language="zh")
     other_call = store.start_call("13900000001", "en")
     store.create_handoff(other_call.id, "routine", "asked for a person", topic="power", language="en")
-    with connect(f"{url}?token={token}") as ws:
+    with connect(url, subprotocols=agent_protocols(token)) as ws:
         hello = receive(ws, "hello")
         assert [h["id"] for h in hello["waiting"]] == [mine.id] and hello["agent"]["name"] == "water"
 
@@ -86,7 +87,7 @@ def test_a_new_emergency_is_pushed_as_top_of_the_queue(live: tuple[Runtime, str]
     _, token = store.create_agent("power", "agent", ["power"], ["en"])
     routine_call = store.start_call("1", "en")
     store.create_handoff(routine_call.id, "routine", "asked", topic="power", language="en")
-    with connect(f"{url}?token={token}") as ws:
+    with connect(url, subprotocols=agent_protocols(token)) as ws:
         receive(ws, "hello")
         call = store.start_call("2", "zh")
         handoff = store.create_handoff(call.id, "emergency", "rule: 着火了", topic="other", language="zh")
@@ -101,7 +102,7 @@ def test_a_handoff_outside_the_agents_skills_is_not_pushed(live: tuple[Runtime, 
     runtime, url = live
     store, bus = runtime.store, runtime.bus
     _, token = store.create_agent("power", "agent", ["power"], ["en"])
-    with connect(f"{url}?token={token}") as ws:
+    with connect(url, subprotocols=agent_protocols(token)) as ws:
         receive(ws, "hello")
         water = store.create_handoff(store.start_call("3", "zh").id, "routine", "asked", topic="water")
         in_thread(
@@ -123,7 +124,7 @@ def test_accepting_over_rest_updates_every_console(live: tuple[Runtime, str]) ->
     _, b_token = store.create_agent("b", "agent")
     handoff = store.create_handoff(store.start_call("5", "zh").id, "routine", "asked", topic="water")
     base = url.replace("ws://", "http://").removesuffix("/v1/agents/stream")
-    with connect(f"{url}?token={b_token}") as ws:
+    with connect(url, subprotocols=agent_protocols(b_token)) as ws:
         assert [h["id"] for h in receive(ws, "hello")["waiting"]] == [handoff.id]
         r = httpx.post(
             f"{base}/v1/agents/handoffs/{handoff.id}/accept", headers={"Authorization": f"Bearer {a_token}"}

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from agent_ws import agent_protocols
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine
 
@@ -202,7 +203,9 @@ def test_the_live_feed_announces_emergency_tasks_to_everyone_and_urgent_ones_by_
 ) -> None:
     urgent = emergency_call(service.runtime, "13700000001", urgency="urgent", topic="water", language="zh")
     handoff = emergency_call(service.runtime)
-    with service.client.websocket_connect(f"/v1/agents/stream?token={service.tokens['power_en']}") as ws:
+    with service.client.websocket_connect(
+        "/v1/agents/stream", subprotocols=agent_protocols(service.tokens["power_en"])
+    ) as ws:
         assert ws.receive_json()["type"] == "hello"
         hang_up(service.runtime, urgent)  # water, Mandarin: not for this agent
         hang_up(service.runtime, handoff)

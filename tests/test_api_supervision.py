@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from agent_ws import agent_protocols
 from fastapi.testclient import TestClient
 
 from core.settings import Settings
@@ -78,7 +79,7 @@ def test_console_stream_carries_storms_to_supervisors_and_notices_to_everyone(tm
     got: dict[str, list[dict[str, Any]]] = {}
     for who in ("sup", "agent"):
         token = auth[who]["Authorization"].split()[1]
-        with client.websocket_connect(f"/v1/agents/stream?token={token}") as ws:
+        with client.websocket_connect("/v1/agents/stream", subprotocols=agent_protocols(token)) as ws:
             calls = [runtime.store.start_call(None, "zh").id for _ in range(5)]
             district = f"{who}区"
             for c in calls:

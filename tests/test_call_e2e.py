@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import soundfile as sf
+from agent_ws import agent_protocols
 from live_runtime import live_runtime
 
 from api.server_thread import running_server
@@ -85,7 +86,7 @@ def test_an_emergency_reaches_the_top_of_an_agents_queue_with_its_transcript(
     from websockets.sync.client import connect
 
     with connect(
-        ws_url(base_url).replace("/v1/calls/stream", f"/v1/agents/stream?token={token}")
+        ws_url(base_url).replace("/v1/calls/stream", "/v1/agents/stream"), subprotocols=agent_protocols(token)
     ) as agent_ws:
         call = CallClient(ws_url(base_url), caller_number="13811112222")
         call.send_audio(say["fire"])

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from agent_ws import agent_protocols
 from websockets.sync.client import connect
 
 from core.settings import Settings
@@ -69,7 +70,7 @@ def test_storm_alert_one_click_notice_heard_by_the_next_matching_caller_only(
     ready, alerted = threading.Event(), threading.Event()
 
     def console() -> None:
-        with connect(f"{url}/v1/agents/stream?token={token}", open_timeout=10) as ws:
+        with connect(f"{url}/v1/agents/stream", subprotocols=agent_protocols(token), open_timeout=10) as ws:
             ready.set()
             for raw in ws:
                 event = json.loads(raw)

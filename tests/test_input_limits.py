@@ -315,3 +315,34 @@ def test_the_erlang_calculator_refuses_figures_that_would_hold_a_worker_for_minu
     assert r.status_code == 422 and "patience_s" in r.json()["detail"]
     r = client.get("/v1/staffing/erlang?calls=100&agents=10&aht_s=300&patience_s=120", headers=auth)
     assert r.status_code == 200 and 0 <= r.json()["service_level"] <= 1
+
+
+def test_a_flood_of_typed_turns_is_refused_beyond_the_calls_budget(served: Served) -> None:
+    """Fifty typed turns sent at once: a few are queued, the rest get "too_fast" (429) errors; the
+    shared understander saw no more than the minute's budget (20)."""
+    client, _, seen = served
+    before = len(seen.lengths)
+    with client.websocket_connect("/v1/calls/stream") as ws:
+        ws.send_text(json.dumps({"type": "start"}))
+        for n in range(50):
+            ws.send_text(json.dumps({"type": "text", "text": f"question number {n}", "language": "en"}))
+        error = next_of(ws, "error")
+        assert error["code"] == "too_fast" and "TRIAGE_MAX_TEXT_TURNS_PER_MIN" in error["message"]
+        assert "发送太快" in error["message"]
+        ws.send_text(json.dumps({"type": "hangup"}))
+        next_of(ws, "ended")
+    assert 1 <= len(seen.lengths) - before <= 20
+
+
+def test_the_typed_turn_budget_counts_a_sliding_minute() -> None:
+    from pipeline.input_limits import TurnRate
+
+    rate = TurnRate(InputLimits(max_text_turns_per_min=3, max_pending_text_turns=2))
+    for t in (0.0, 1.0, 2.0):
+        rate.check(t, pending=0)
+    with pytest.raises(InputRejected) as refused:
+        rate.check(30.0, pending=0)
+    assert refused.value.status == 429
+    rate.check(60.5, pending=0)  # the first turn left the window
+    with pytest.raises(InputRejected):
+        rate.check(61.0, pending=2)  # two already waiting

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from agent_ws import agent_protocols
 from scale_fakes import scripted_services
 from websockets.sync.client import ClientConnection, connect
 
@@ -73,7 +74,7 @@ def test_a_call_on_instance_a_is_seen_accepted_and_resolved_from_instance_b(
     rt_a.store.set_agent_status(agent.id, "available")
     auth = {"Authorization": f"Bearer {token}"}
     ws_b = url_b.replace("http://", "ws://")
-    with connect(f"{ws_b}/v1/agents/stream?token={token}") as agent_ws:
+    with connect(f"{ws_b}/v1/agents/stream", subprotocols=agent_protocols(token)) as agent_ws:
         receive(agent_ws, lambda m: m["type"] == "hello")
         with connect(url_a.replace("http://", "ws://") + "/v1/calls/stream") as call:
             call.send(json.dumps({"type": "start", "language": "en", "caller_number": "13900000015"}))
@@ -110,7 +111,9 @@ def test_events_published_on_one_instance_reach_the_other_even_when_too_big_for_
     _, token = rt_a.store.create_agent("scale-big", role="supervisor")
     call = rt_a.store.start_call("13900000016", "zh")
     long_text = "漏水" * 3000  # 18 KB of UTF-8: over PostgreSQL's 8000-byte notification limit
-    with connect(url_b.replace("http://", "ws://") + f"/v1/agents/stream?token={token}") as agent_ws:
+    with connect(
+        url_b.replace("http://", "ws://") + "/v1/agents/stream", subprotocols=agent_protocols(token)
+    ) as agent_ws:
         receive(agent_ws, lambda m: m["type"] == "hello")
         rt_a.store.add_utterance(call.id, "caller", long_text)
         rt_a.bus.publish(

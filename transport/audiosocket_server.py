@@ -87,7 +87,7 @@ class AudioSocketCall:
         return self.pending.pop(0)
 
     async def run(self) -> None:
-        services = self.runtime.session_services
+        services = self.runtime.services_for_new_call()  # None: not loaded, or draining
         try:
             first = await self._next(FIRST_MESSAGE_TIMEOUT_S)
             if first is None or first.kind != au.KIND_UUID:
@@ -98,7 +98,7 @@ class AudioSocketCall:
             await self._send(au.encode(au.KIND_HANGUP))
             return
         if services is None:
-            log.warning("AudioSocket call %s refused: models are not loaded", call_uuid)
+            log.warning("AudioSocket call %s refused: %s", call_uuid, self.runtime.refusal())
             await self._send(au.encode(au.KIND_HANGUP))
             return
         session = CallSession(

@@ -24,6 +24,6 @@ async def start_sip(runtime: Runtime) -> SipServer | None:
     """The running SIP endpoint, or None when TRIAGE_SIP_ENABLED is false."""
     if not runtime.settings.sip_enabled:
         return None
-    server = SipServer(sip_config(runtime), lambda: runtime.session_services)
+    server = SipServer(sip_config(runtime), runtime.services_for_new_call)
     await server.start()
     return server

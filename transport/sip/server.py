@@ -216,6 +216,11 @@ class SipServer(asyncio.DatagramProtocol):
         elif method == "CANCEL":
             self._cancel(msg, peer, call)
         elif method == "OPTIONS":
+            if not msg.to_tag and self._services() is None:  # a dispatcher's probe while loading or
+                # draining: 503 takes this instance out of its set until it answers 200 again
+                retry = [("retry-after", "30")]
+                peer.send(sip.response(msg, 503, "Service Unavailable", headers=retry).to_bytes())
+                return
             headers = [("allow", ALLOW), ("accept", "application/sdp"), ("contact", f"<{self.contact}>")]
             peer.send(sip.response(msg, 200, "OK", to_tag=sip.new_tag(), headers=headers).to_bytes())
         elif method == "NOTIFY" and call is not None and call.state == "confirmed":
