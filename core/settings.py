@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     kb_target_precision: float = Field(
         0.95, gt=0, le=1, description="Answered precision the self-calibrated threshold aims at."
     )
+    kb_answer_weight: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Weight of an entry's question-and-answer cosine in its dense score (0: its questions only).",
+    )
 
     def resolved_kb_encoder(self) -> str:
         return self.kb_encoder or self.encoder_model

@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kb.candidates import is_qa, qa_question
 from kb.confidence import FEATURES, Calibration
 from kb.entry import KbEntry, detect_lang
 from kb.lexical import tokenize
@@ -39,7 +40,7 @@ from kb.lexical import tokenize
 if TYPE_CHECKING:
     from kb.knowledge_base import KnowledgeBase
 
-ALGORITHM = 3  # part of the fingerprint: a stored fit from an older way of fitting is made again
+ALGORITHM = 4  # part of the fingerprint: a stored fit from an older way of fitting is made again
 MAX_QUESTIONS_PER_ENTRY = 3
 MAX_ENTRIES = 600  # a larger KB is calibrated on a fixed random sample of its entries
 
@@ -91,6 +92,14 @@ class SelfCalibration:
             str(data["fingerprint"]),
             Calibration(**data["group"]) if data.get("group") else None,
         )
+
+
+def kb_fingerprint(kb: KnowledgeBase, entries: list[KbEntry]) -> str:
+    """What a stored fit depends on: the entries, the encoder, the dense blend and the ranking mix's
+    lexical weight (from the encoder's shipped calibration)."""
+    return fingerprint(
+        entries, f"{kb.encoder.name}/w{kb.options.answer_weight:g}/lex{kb.calibration.lex_weight:g}"
+    )
 
 
 def fingerprint(entries: list[KbEntry], encoder: str) -> str:
@@ -176,10 +185,11 @@ def ambiguous_queries(entries: list[KbEntry], min_overlap: float = 0.5) -> list[
 def held_out(kb: KnowledgeBase, entry_id: str, question: str | None, whole: bool) -> Iterator[None]:
     """Take an entry (or one of its questions) out of the index for the duration; the KB lock is held."""
     with kb._lock:
-        slot = kb._slot[entry_id]
-        rows = kb._rows_of(entry_id)
-        hide = rows if whole else [i for i in rows if question and kb._rows_text[i] == question]
-        kb._rows_slot[hide] = -1
+        slot, rows = kb._slot[entry_id], kb._rows
+        # a held question goes with the question-and-answer row built from it (kb/candidates.py)
+        held = {question} if question else set()
+        hide = [i for i in rows.of(slot) if whole or {rows.text[i], qa_key_question(rows.text[i])} & held]
+        rows.slot[hide] = -1
         if whole:
             kb._bm25.remove(slot)
         elif hide:
@@ -190,7 +200,7 @@ def held_out(kb: KnowledgeBase, entry_id: str, question: str | None, whole: bool
         try:
             yield
         finally:
-            kb._rows_slot[hide] = slot
+            rows.slot[hide] = slot
             kb._bm25.add(slot, kb._tokens[entry_id])
 
 
@@ -237,7 +247,7 @@ def calibrate_kb(
             gy.append(int(not p.held_entry and p.entry_id in top_two))
         held.append(p.held_entry or p.ambiguous_with is not None)  # weighed as questions not to answer
     ha = np.asarray(held, bool)
-    fp = fingerprint(entries, kb.encoder.name)
+    fp = kb_fingerprint(kb, entries)
     n_pos = int((~ha).sum())
     base = kb.calibration
     if len(set(y)) < 2:  # too few entries to learn from: keep the fit in use, stay strict
@@ -316,7 +326,7 @@ def load_or_calibrate(
     kb: KnowledgeBase, path: Path | None, target_precision: float = 0.95
 ) -> SelfCalibration:
     """The stored self-calibration when it matches the KB's entries and encoder, else a fresh one (saved)."""
-    fp = fingerprint(kb.entries(), kb.encoder.name)
+    fp = kb_fingerprint(kb, kb.entries())
     if path is not None and path.is_file():
         try:
             stored = SelfCalibration.from_json(json.loads(path.read_text(encoding="utf-8")))
@@ -335,3 +345,7 @@ def save_self_calibration(fitted: SelfCalibration, path: Path) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(fitted.to_json(), ensure_ascii=False) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def qa_key_question(key: str) -> str | None:
+    return qa_question(key) if is_qa(key) else None

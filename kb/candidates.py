@@ -7,8 +7,37 @@ from importlib import resources
 
 import numpy as np
 
-from kb.entry import KbEntry
+from kb.entry import KbEntry, detect_lang
 from kb.lexical import tokenize
+
+QA_MARK = "\u241e"
+"""A dense row whose key starts with this holds an entry's question and answer read together, not a
+question: ``QA_MARK + question + "\x1f" + answer``. A question never starts with it."""
+ANSWER_CHARS = 600
+"""How much of an answer goes into its question-and-answer row (the start says what it is about)."""
+
+
+def row_keys(entry: KbEntry) -> list[str]:
+    """The dense rows of an entry: each question, then one question-and-answer row per answer
+    language (that language's first question with the answer's start)."""
+    keys = list(entry.questions)
+    for lang, answer in entry.answers.items():
+        question = next((q for q in entry.questions if detect_lang(q) == lang), entry.questions[0])
+        keys.append(f"{QA_MARK}{question}\x1f{answer[:ANSWER_CHARS]}")
+    return keys
+
+
+def is_qa(key: str) -> bool:
+    return key.startswith(QA_MARK)
+
+
+def qa_question(key: str) -> str:
+    """The question inside a question-and-answer row's key."""
+    return key[len(QA_MARK) :].split("\x1f", 1)[0]
+
+
+def text_to_encode(key: str) -> str:
+    return key[len(QA_MARK) :].replace("\x1f", " ", 1) if is_qa(key) else key
 
 
 def cohort_sentences() -> list[str]:

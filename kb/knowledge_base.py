@@ -1,11 +1,12 @@
 """The knowledge base: hybrid retrieval (dense + BM25), calibrated confidence, live edits.
 
-Retrieval: every question of every entry is a dense row (an entry scores its best row); each
-entry is one BM25 document (its questions twice, its answers once). The union of both
-retrievers' top candidates is ranked by a learned mix of the two (the dense score read against the
-query's cohort baseline plus a fitted weight times the share of BM25 weight matched); the
-calibrated probability that the top candidate is right is the confidence the answer threshold
-applies to (see kb/confidence.py).
+Retrieval: every question of every entry is a dense row, and so is each answer read with its
+question (kb/candidates.py ``row_keys``); an entry's dense score is its best question's cosine
+averaged with its best question-and-answer cosine (``answer_weight``). Each entry is one BM25
+document (its questions twice, its answers once). The union of both retrievers' top candidates
+is ranked by a learned mix of the two (the dense score read against the query's cohort baseline
+plus a fitted weight times the share of BM25 weight matched); the calibrated probability that the
+top candidate is right is the confidence the threshold applies to (see kb/confidence.py).
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kb.candidates import Candidates, cohort_sentences, lexical_tokens, top_n
+from kb.candidates import Candidates, cohort_sentences, lexical_tokens, row_keys, text_to_encode, top_n
 from kb.confidence import Calibration, calibration_for, candidate_features
+from kb.dense_rows import DenseRows
 from kb.entry import KbEntry, lang_or_detect, topic_or_none
 from kb.formats import load_entries
 from kb.lexical import Bm25Index, tokenize
@@ -47,6 +49,9 @@ class KbOptions:
     `open` stores the fit beside the index. The shipped default KB keeps its dev-set fit."""
     target_precision: float = 0.95
     """Answered precision the self-calibrated threshold aims at."""
+    answer_weight: float = 0.5
+    """Weight of an entry's best question-and-answer cosine in its dense score (the rest: its best
+    question's); 0 ranks by questions alone. kb/README.md has the table that chose it."""
 
 
 @dataclass(frozen=True)
@@ -99,11 +104,7 @@ class KnowledgeBase:
         self._slot_ids: list[str | None] = []
         self._slot_topic: list[str | None] = []
         self._free_slots: list[int] = []
-        self._rows_vec = np.zeros((0, encoder.dim), np.float32)
-        self._rows_slot = np.zeros(0, np.int64)
-        self._rows_text: list[str] = []
-        self._n_rows = 0
-        self._dead_rows = 0
+        self._rows = DenseRows(encoder.dim)
         self._tokens: dict[str, list[str]] = {}
         self._bm25 = Bm25Index()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -151,7 +152,7 @@ class KnowledgeBase:
         enc = load_encoder(encoder) if isinstance(encoder, str) else encoder
         entries = load_entries(source)
         store = KbStore(Path(index_dir), content_key(source.read_bytes()), enc.name, enc.dim)
-        rows = [(e.id, q) for e in entries for q in e.questions]
+        rows = [(e.id, key) for e in entries for key in row_keys(e)]
         snapshot = store.load_snapshot(rows)
         kb = cls(entries, enc, options, store=store, snapshot=snapshot)
         if snapshot is None:
@@ -235,7 +236,7 @@ class KnowledgeBase:
         self.refresh()
         with self._lock:
             self._add(entry, {})
-            vectors = {q: self._rows_vec[i] for i in self._rows_of(entry.id) for q in [self._rows_text[i]]}
+            vectors = self._rows.vectors_of(self._slot.get(entry.id))
             if self._store is not None:
                 self._store.append("upsert", entry, entry.id, vectors)
 
@@ -262,33 +263,29 @@ class KnowledgeBase:
 
     # --- internals ---------------------------------------------------------------------------------
     def _vector_of(self, entry_id: str, text: str) -> np.ndarray:
-        for i in self._rows_of(entry_id):
-            if self._rows_text[i] == text:
-                return self._rows_vec[i]
-        raise KeyError(text)
+        return self._rows.vectors_of(self._slot.get(entry_id))[text]
 
-    def _rows_of(self, entry_id: str) -> list[int]:
-        slot = self._slot.get(entry_id)
-        if slot is None:
-            return []
-        return [int(i) for i in np.flatnonzero(self._rows_slot[: self._n_rows] == slot)]
+    def _encode_rows(self, keys: list[str]) -> dict[str, np.ndarray]:
+        texts = [text_to_encode(k) for k in keys]
+        enc = [self.encoder.encode_passages(texts[i : i + 256]) for i in range(0, len(texts), 256)]
+        return dict(zip(keys, np.concatenate(enc), strict=True)) if keys else {}
 
     def _bulk_add(self, entries: list[KbEntry], vectors: dict[str, np.ndarray]) -> None:
-        missing = sorted({q for e in entries for q in e.questions if q not in vectors})
+        missing = sorted({k for e in entries for k in row_keys(e) if k not in vectors})
         if missing:
-            enc = [self.encoder.encode_passages(missing[i : i + 256]) for i in range(0, len(missing), 256)]
-            vectors = {**vectors, **dict(zip(missing, np.concatenate(enc), strict=True))}
+            vectors = {**vectors, **self._encode_rows(missing)}
         for e in entries:
             self._add(e, vectors)
 
     def _add(self, entry: KbEntry, vectors: dict[str, np.ndarray]) -> None:
         old = self._entries.get(entry.id)
         if old is not None:
-            vectors = {**{self._rows_text[i]: self._rows_vec[i] for i in self._rows_of(entry.id)}, **vectors}
+            vectors = {**self._rows.vectors_of(self._slot.get(entry.id)), **vectors}
             self._remove(entry.id)
-        missing = [q for q in entry.questions if q not in vectors]
+        keys = row_keys(entry)
+        missing = [k for k in keys if k not in vectors]
         if missing:
-            vectors = {**vectors, **dict(zip(missing, self.encoder.encode_passages(missing), strict=True))}
+            vectors = {**vectors, **self._encode_rows(missing)}
         slot = self._free_slots.pop() if self._free_slots else len(self._slot_ids)
         if slot == len(self._slot_ids):
             self._slot_ids.append(None)
@@ -296,16 +293,7 @@ class KnowledgeBase:
         self._slot_ids[slot], self._slot_topic[slot] = entry.id, entry.topic
         self._slot[entry.id] = slot
         self._entries[entry.id] = entry
-        need = self._n_rows + len(entry.questions)
-        if need > len(self._rows_vec):
-            cap = max(need, 2 * len(self._rows_vec), 64)
-            self._rows_vec = np.resize(self._rows_vec, (cap, self.encoder.dim))
-            self._rows_slot = np.resize(self._rows_slot, cap)
-        for q in entry.questions:
-            self._rows_vec[self._n_rows] = vectors[q]
-            self._rows_slot[self._n_rows] = slot
-            self._rows_text.append(q)
-            self._n_rows += 1
+        self._rows.add(slot, keys, vectors)
         if old is not None or entry.id not in self._tokens:
             self._tokens[entry.id] = lexical_tokens(entry)
         self._bm25.add(slot, self._tokens[entry.id])
@@ -314,34 +302,20 @@ class KnowledgeBase:
         if entry_id not in self._entries:
             return False
         slot = self._slot.pop(entry_id)
-        rows = self._rows_slot[: self._n_rows] == slot
-        self._rows_slot[: self._n_rows][rows] = -1
-        self._dead_rows += int(rows.sum())
+        self._rows.remove(slot)
         self._bm25.remove(slot)
         del self._entries[entry_id]
         self._tokens.pop(entry_id, None)
         self._slot_ids[slot] = self._slot_topic[slot] = None
         self._free_slots.append(slot)
-        if self._dead_rows > max(64, self._n_rows // 2):
-            self._compact_rows()
         return True
-
-    def _compact_rows(self) -> None:
-        keep = np.flatnonzero(self._rows_slot[: self._n_rows] >= 0)
-        self._rows_vec = self._rows_vec[keep].copy()
-        self._rows_slot = self._rows_slot[keep].copy()
-        self._rows_text = [self._rows_text[i] for i in keep]
-        self._n_rows, self._dead_rows = len(keep), 0
 
     def _candidates(self, qv: np.ndarray, tokens: list[str], topic: str | None) -> Candidates | None:
         n_slots = len(self._slot_ids)
         if not self._entries:
             return None
-        sims = self._rows_vec[: self._n_rows] @ qv
-        row_slot = self._rows_slot[: self._n_rows]
-        dense = np.full(n_slots + 1, -np.inf, np.float32)  # the extra slot collects dead rows
-        np.maximum.at(dense, np.where(row_slot >= 0, row_slot, n_slots), sims)
-        dense = dense[:n_slots]
+        sims = self._rows.similarities(qv)
+        dense = self._rows.slot_scores(sims, n_slots, self.options.answer_weight)
         lex_raw, ceiling = self._bm25.scores(tokens, n_slots)
         lex = lex_raw[:n_slots] / ceiling if ceiling > 0 else np.zeros(n_slots, np.float32)
         if topic is not None:
@@ -373,21 +347,19 @@ class KnowledgeBase:
         if found is None:
             return []
         prob = self.calibration.probability(found.feats)
-        row_slot = self._rows_slot[: self._n_rows]
         hits = []
         for i in np.argsort(-found.feats["mix"], kind="stable")[:k]:
             slot = int(found.slots[i])
             entry_id = self._slot_ids[slot]
             assert entry_id is not None
             entry = self._entries[entry_id]
-            rows = np.flatnonzero(row_slot == slot)
-            best_row = int(rows[np.argmax(found.sims[rows])])
+            question = self._rows.best_question(found.sims, slot)
             text, text_lang = entry.answer(want)
             retrievers = tuple(
                 name for name, r in (("dense", found.dense_rank[i]), ("lexical", found.lex_rank[i])) if r > 0
             )
             hits.append(
-                KbHit(entry_id, self._rows_text[best_row], text, text_lang, float(prob[i]),
+                KbHit(entry_id, question, text, text_lang, float(prob[i]),
                       float(found.feats["cos"][i]), float(found.feats["lex"][i]), retrievers, entry.topic)
             )  # fmt: skip
         return hits

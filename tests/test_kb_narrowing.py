@@ -14,7 +14,7 @@ import pytest
 from session_fakes import FakeCall
 
 from kb import KbEntry, KbOptions, KnowledgeBase, load_entries
-from kb.autocal import fingerprint
+from kb.autocal import kb_fingerprint
 from kb.confidence import calibration_for
 from kb.narrowing import choose, resolve_choice
 from pipeline.policy import PolicyConfig
@@ -129,7 +129,7 @@ def test_the_self_calibration_is_stored_beside_the_index_and_refitted_on_change(
     stored = first.calibration_path()
     assert stored is not None and stored.is_file()
     before = json.loads(stored.read_text(encoding="utf-8"))["fingerprint"]
-    assert before == fingerprint(first.entries(), ENCODER)
+    assert before == kb_fingerprint(first, first.entries())
     again = KnowledgeBase.open(DATA, ENCODER, index_dir=tmp_path, options=KbOptions(self_calibrate=True))
     assert again.calibration == first.calibration  # read back, not fitted again
     again.upsert(KbEntry("bus-fare", ("How much is a bus ticket?",), {"en": "Two yuan."}))

@@ -142,4 +142,7 @@ def test_a_new_instance_leaves_the_waiting_emergencies_of_live_instances_alone(
 
 def test_the_default_bus_is_in_process(tmp_path: Path) -> None:
     runtime = Runtime.start(Settings(data_dir=tmp_path), load_models=False)
-    assert type(runtime.bus).__name__ == "EventBus"
+    try:
+        assert type(runtime.bus).__name__ == "EventBus"
+    finally:
+        runtime.close()
