@@ -72,7 +72,8 @@ async def call_stream(ws: WebSocket) -> None:
     if runtime is None:
         await _reject(ws, NOT_READY, 1013)
         return
-    if runtime.services_for_new_call() is None:  # loading, or SIGTERM is draining this instance
+    services = runtime.services_for_new_call()
+    if services is None:  # loading, or SIGTERM is draining this instance
         await _reject(ws, runtime.refusal(), 1013)
         return
     try:
@@ -103,7 +104,7 @@ async def call_stream(ws: WebSocket) -> None:
                 await ws.send_bytes(data)
 
     session = CallSession(
-        runtime.session_services,
+        services,
         CallStart(
             start.sample_rate,
             start.encoding,

@@ -89,7 +89,8 @@ async def twilio_stream(ws: WebSocket) -> None:
     """A call from a provider speaking Twilio Media Streams, or Telnyx's near copy (docs/telephony.md)."""
     await ws.accept()
     runtime: Runtime | None = getattr(ws.app.state, "runtime", None)
-    if runtime is None or runtime.services_for_new_call() is None:
+    services = runtime.services_for_new_call() if runtime is not None else None
+    if runtime is None or services is None:
         reason = "draining: no new calls" if runtime and runtime.draining else "service not ready"
         await ws.close(1013, reason)  # a close reason is at most 123 bytes: ASCII only
         return
@@ -107,7 +108,7 @@ async def twilio_stream(ws: WebSocket) -> None:
     leg = TwilioLeg(ws, start.stream_sid, start.sid_key)
     language = start.language or runtime.settings.greeting_language
     session = CallSession(
-        runtime.session_services,
+        services,
         CallStart(8000, "mulaw", language, start.caller_number, "media_stream", "mulaw-8k"),
         leg.send_json,
         leg.send_audio,

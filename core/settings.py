@@ -141,7 +141,7 @@ class Settings(BaseSettings):
         0.5,
         ge=0,
         le=1,
-        description="Weight of an entry's question-and-answer cosine in its dense score (0: its questions only).",
+        description="Weight of an entry's question-and-answer cosine in its dense score (0: questions only).",
     )
 
     def resolved_kb_encoder(self) -> str:
