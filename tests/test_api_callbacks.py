@@ -71,8 +71,11 @@ def serving(settings: Settings, tokens: dict[str, str] | None = None) -> Iterato
             ("super", "supervisor", [], []),
         ):
             tokens[who] = runtime.store.create_agent(who, role, topics, langs)[1]
-    with TestClient(serve.create_app(runtime)) as client:
-        yield Service(runtime, client, tokens)
+    try:
+        with TestClient(serve.create_app(runtime)) as client:
+            yield Service(runtime, client, tokens)
+    finally:
+        runtime.close()  # stops its heartbeat before the test database is dropped
 
 
 @pytest.fixture()
