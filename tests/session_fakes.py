@@ -83,6 +83,18 @@ class FakeVoice:
         return key.upper() + "".join(f" {k}={v}" for k, v in sorted(values.items()))
 
 
+def fake_services(store: Store, bus: EventBus, recordings_dir: Path, **fields: Any) -> SessionServices:
+    """What a service's calls share, with every stage a scripted fake (``fields``: any other
+    SessionServices field, e.g. ``silence_timeout_s``, ``understander``, ``live_calls``)."""
+    stages: dict[str, Any] = {
+        "recognizer_factory": lambda rate, enc: FakeRecognizer(),
+        "understander": FakeUnderstander(),
+        "knowledge": FakeKnowledge(),
+        "voice_for": lambda fmt: FakeVoice(),
+    }
+    return SessionServices(store=store, bus=bus, recordings_dir=recordings_dir, **{**stages, **fields})
+
+
 class FakeCall:
     """One call session over the fakes, with what it sent collected."""
 

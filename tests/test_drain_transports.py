@@ -20,14 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
-from session_fakes import FakeKnowledge, FakeRecognizer, FakeUnderstander, FakeVoice
+from session_fakes import fake_services
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from api.server_thread import running_server
 from core.settings import Settings
 from pipeline.runtime import Runtime
-from pipeline.session import SessionServices
 
 SHUTTING_DOWN = "shutting down"
 INVITE_SDP = (
@@ -96,14 +95,10 @@ def served(tmp_path: Path) -> Iterator[Served]:
         env.setenv("TRIAGE_SIP_ENABLED", "true")
         env.setenv("TRIAGE_SIP_PORT", "0")
         runtime = Runtime.start(Settings(data_dir=tmp_path / "data"), load_models=False)
-    runtime.session_services = SessionServices(
-        store=runtime.store,
-        bus=runtime.bus,
-        recognizer_factory=lambda rate, enc: FakeRecognizer(),
-        understander=FakeUnderstander(),
-        knowledge=FakeKnowledge(),
-        voice_for=lambda fmt: FakeVoice(),  # type: ignore[arg-type,return-value]
-        recordings_dir=tmp_path / "recordings",
+    runtime.session_services = fake_services(
+        runtime.store,
+        runtime.bus,
+        tmp_path / "recordings",
         silence_timeout_s=30,
     )
     app = serve.create_app(runtime)

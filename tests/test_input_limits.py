@@ -18,12 +18,11 @@ import numpy as np
 import pytest
 import soundfile
 from fastapi.testclient import TestClient
-from session_fakes import FakeCall, FakeKnowledge, FakeRecognizer, FakeUnderstander, FakeVoice
+from session_fakes import FakeCall, FakeUnderstander, fake_services
 
 from core.settings import Settings
 from pipeline.input_limits import InputLimits, InputRejected, check_rating, check_text_turn, wav_header
 from pipeline.runtime import Runtime
-from pipeline.session import SessionServices
 from pipeline.stages import ClassifierUnderstander
 from pipeline.turns import Understanding
 
@@ -54,14 +53,11 @@ def served(
     settings = Settings(data_dir=tmp, max_text_turn_chars=300, max_message_kb=16, max_upload_seconds=60)
     runtime = Runtime.start(settings, load_models=False)
     seen = SeenUnderstander()
-    runtime.session_services = SessionServices(
-        store=runtime.store,
-        bus=runtime.bus,
-        recognizer_factory=lambda rate, enc: FakeRecognizer(),
+    runtime.session_services = fake_services(
+        runtime.store,
+        runtime.bus,
+        tmp / "recordings",
         understander=seen,
-        knowledge=FakeKnowledge(),
-        voice_for=lambda fmt: FakeVoice(),  # type: ignore[arg-type,return-value]
-        recordings_dir=tmp / "recordings",
         silence_timeout_s=30,
     )
     _, token = runtime.store.create_agent("uploader", "agent", ["water"], ["en"])

@@ -12,11 +12,10 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis.config import SchemathesisConfig
-from session_fakes import FakeKnowledge, FakeRecognizer, FakeUnderstander, FakeVoice
+from session_fakes import fake_services
 
 from core.settings import Settings
 from pipeline.runtime import Runtime
-from pipeline.session import SessionServices
 
 EXAMPLES = 6
 CONFIG = """
@@ -40,14 +39,10 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, dict[st
     # sign-in rate limit is tested in tests/test_security.py, not here.
     runtime = Runtime.start(Settings(data_dir=tmp, signin_max_failures=1_000_000), load_models=False)
     # Calls are taken by scripted fakes of the stages, so call routes answer as in service.
-    runtime.session_services = SessionServices(
-        store=runtime.store,
-        bus=runtime.bus,
-        recognizer_factory=lambda rate, enc: FakeRecognizer(),
-        understander=FakeUnderstander(),
-        knowledge=FakeKnowledge(),
-        voice_for=lambda fmt: FakeVoice(),  # type: ignore[arg-type,return-value]
-        recordings_dir=tmp / "recordings",
+    runtime.session_services = fake_services(
+        runtime.store,
+        runtime.bus,
+        tmp / "recordings",
     )
     _, token = runtime.store.create_agent("schema", "supervisor", [], [])
     app = serve.create_app(runtime)

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from session_fakes import FakeKnowledge, FakeRecognizer, FakeUnderstander, FakeVoice
+from session_fakes import fake_services
 from sqlalchemy import select
 
 from pipeline.bus import EventBus
@@ -36,14 +36,10 @@ class SlowStore(Store):
 
 
 def services(tmp: Path, store: Store) -> SessionServices:
-    return SessionServices(
-        store=store,
-        bus=EventBus(),
-        recognizer_factory=lambda rate, enc: FakeRecognizer(),
-        understander=FakeUnderstander(),
-        knowledge=FakeKnowledge(),
-        voice_for=lambda fmt: FakeVoice(),  # type: ignore[arg-type,return-value]
-        recordings_dir=tmp / "recordings",
+    return fake_services(
+        store,
+        EventBus(),
+        tmp / "recordings",
         silence_timeout_s=60,
     )
 

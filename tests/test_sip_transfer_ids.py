@@ -24,14 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from session_fakes import FakeKnowledge, FakeRecognizer, FakeUnderstander, FakeVoice
+from session_fakes import fake_services
 from sqlalchemy import select
 
 from api.server_thread import running_server
 from core.settings import Settings, SipTransferRoute
 from pipeline.db import Call, Decision, Handoff
 from pipeline.runtime import Runtime
-from pipeline.session import SessionServices
 
 SIPP = shutil.which("sipp") or "/usr/bin/sipp"
 SCENARIOS = Path(__file__).parent / "data" / "sip"
@@ -52,14 +51,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime,
         silence_timeout_s=60,
     )
     rt = Runtime.start(settings, load_models=False)
-    rt.session_services = SessionServices(
-        store=rt.store,
-        bus=rt.bus,
-        recognizer_factory=lambda rate, enc: FakeRecognizer(),
-        understander=FakeUnderstander(),
-        knowledge=FakeKnowledge(),
-        voice_for=lambda fmt: FakeVoice(),  # type: ignore[arg-type,return-value]
-        recordings_dir=tmp / "recordings",
+    rt.session_services = fake_services(
+        rt.store,
+        rt.bus,
+        tmp / "recordings",
         silence_timeout_s=60,
     )
     import serve

@@ -20,14 +20,13 @@ import pytest
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
-from session_fakes import FakeKnowledge, FakeRecognizer, FakeUnderstander, FakeVoice
+from session_fakes import fake_services
 
 from api.server_thread import running_server
 from core.settings import Settings
 from eval.call_client import CallClient
 from pipeline.live_calls import LiveCalls
 from pipeline.runtime import Runtime
-from pipeline.session import SessionServices
 from transport.webrtc import extra_host_addresses
 
 RATE = 16000
@@ -164,14 +163,10 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
     data = tmp_path_factory.mktemp("softphone")
     runtime = Runtime.start(Settings(data_dir=data, emergency_accept_timeout_s=3600), load_models=False)
-    runtime.session_services = SessionServices(
-        store=runtime.store,
-        bus=runtime.bus,
-        recognizer_factory=lambda rate, enc: FakeRecognizer(),
-        understander=FakeUnderstander(),
-        knowledge=FakeKnowledge(),
-        voice_for=lambda fmt: FakeVoice(),  # type: ignore[arg-type,return-value]
-        recordings_dir=data / "recordings",
+    runtime.session_services = fake_services(
+        runtime.store,
+        runtime.bus,
+        data / "recordings",
         silence_timeout_s=3600,
         live_calls=LiveCalls(),
     )
