@@ -4,7 +4,6 @@ RFC 4733 digits, and a stream of malformed messages. The call stages are the scr
 
 from __future__ import annotations
 
-import shutil
 import socket
 import subprocess
 import time
@@ -14,43 +13,18 @@ from typing import Any
 
 import httpx
 import pytest
-from session_fakes import fake_services
+from sip_service import SCENARIOS, SIPP, free_port_udp, require_sipp, sip_service
 from sqlalchemy import select
 
-from api.server_thread import running_server
-from core.settings import Settings
 from pipeline.db import Call, Handoff
 from pipeline.runtime import Runtime
 
-SIPP = shutil.which("sipp") or "/usr/bin/sipp"
-SCENARIOS = Path(__file__).parent / "data" / "sip"
-if not Path(SIPP).exists():
-    pytest.fail("SIPp is missing: run scripts/bootstrap.sh (apt-get install -y sip-tester)")
+require_sipp()
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, str, int]]:
-    tmp = tmp_path_factory.mktemp("sip-sipp")
-    settings = Settings(
-        data_dir=tmp,
-        sip_enabled=True,
-        sip_listen="127.0.0.1",
-        sip_port=0,
-        sip_rtp_port_min=0,
-        sip_rtp_port_max=0,
-        silence_timeout_s=60,
-    )
-    rt = Runtime.start(settings, load_models=False)
-    rt.session_services = fake_services(
-        rt.store,
-        rt.bus,
-        tmp / "recordings",
-        silence_timeout_s=60,
-    )
-    import serve
-
-    app = serve.create_app(rt)
-    with running_server(app) as url:
+    with sip_service(tmp_path_factory.mktemp("sip-sipp")) as (rt, app, url):
         yield rt, url, app.state.sip.port
 
 
@@ -63,12 +37,6 @@ def sipp(
         "-trace_err", "-error_file", str(tmp / "sipp-errors.log"), *extra,
     ]  # fmt: skip
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s + 15, cwd=tmp)
-
-
-def free_port_udp() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def sip_calls(rt: Runtime, number_prefix: str) -> list[Call]:

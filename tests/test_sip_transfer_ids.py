@@ -15,8 +15,6 @@ keys 0 (RFC 4733) to ask for a person; the call stages are the scripted fakes (t
 from __future__ import annotations
 
 import re
-import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -24,50 +22,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from session_fakes import fake_services
+from sip_service import SCENARIOS, SIPP, free_port_udp, require_sipp, sip_service
 from sqlalchemy import select
 
-from api.server_thread import running_server
-from core.settings import Settings, SipTransferRoute
+from core.settings import SipTransferRoute
 from pipeline.db import Call, Decision, Handoff
 from pipeline.runtime import Runtime
 
-SIPP = shutil.which("sipp") or "/usr/bin/sipp"
-SCENARIOS = Path(__file__).parent / "data" / "sip"
-if not Path(SIPP).exists():
-    pytest.fail("SIPp is missing: run scripts/bootstrap.sh (apt-get install -y sip-tester)")
+require_sipp()
 
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, Any]]:
-    tmp = tmp_path_factory.mktemp("sip-transfer-ids")
-    settings = Settings(
-        data_dir=tmp,
-        sip_enabled=True,
-        sip_listen="127.0.0.1",
-        sip_port=0,
-        sip_rtp_port_min=0,
-        sip_rtp_port_max=0,
-        silence_timeout_s=60,
-    )
-    rt = Runtime.start(settings, load_models=False)
-    rt.session_services = fake_services(
-        rt.store,
-        rt.bus,
-        tmp / "recordings",
-        silence_timeout_s=60,
-    )
-    import serve
-
-    app = serve.create_app(rt)
-    with running_server(app):
+    with sip_service(tmp_path_factory.mktemp("sip-transfer-ids")) as (rt, app, _):
         yield rt, app.state.sip
-
-
-def free_port_udp() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def sipp_cmd(scenario: str, tmp: Path, name: str, port: int, *extra: str, timeout_s: int = 40) -> list[str]:
