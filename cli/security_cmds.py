@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
@@ -11,6 +12,8 @@ from cli.groups import CommandGroups
 if TYPE_CHECKING:
     from core.settings import Settings
     from pipeline.store import Store
+
+T = TypeVar("T")
 
 
 def _store_and_settings() -> tuple[Store, Settings]:
@@ -22,9 +25,16 @@ def _store_and_settings() -> tuple[Store, Settings]:
     return Store(settings.resolved_database_url()), settings
 
 
-def _fail(message: str) -> None:
-    typer.echo(message, err=True)
-    raise typer.Exit(1)
+def _on_agent(action: Callable[[Any, str], T], agent_id: str) -> T:
+    """``action(store, agent_id)``, or a clear error (exit 1) when there is no such agent."""
+    from pipeline.store import NotFoundError
+
+    store, _ = _store_and_settings()
+    try:
+        return action(store, agent_id)
+    except NotFoundError as e:
+        typer.echo(f"{e} See `triage agents list`. 找不到该坐席。", err=True)
+        raise typer.Exit(1) from e
 
 
 def add_agent_access(agents: typer.Typer) -> None:
@@ -34,42 +44,24 @@ def add_agent_access(agents: typer.Typer) -> None:
     def disable(agent_id: str = typer.Argument(..., help="The agent's id (`triage agents list`).")) -> None:
         """Disable an agent: their token stops working at once (REST and the console's stream)."""
         from pipeline.privacy import disable_agent
-        from pipeline.store import NotFoundError
 
-        store, _ = _store_and_settings()
-        try:
-            agent = disable_agent(store, agent_id)
-        except NotFoundError as e:
-            _fail(f"{e} See `triage agents list`. 找不到该坐席。")
-            return
+        agent = _on_agent(disable_agent, agent_id)
         typer.echo(f"agent {agent.name} ({agent.id}) disabled; `triage agents enable {agent.id}` undoes it")
 
     @agents.command("enable")
     def enable(agent_id: str = typer.Argument(..., help="The agent's id.")) -> None:
         """Let a disabled agent sign in again with their token."""
         from pipeline.privacy import enable_agent
-        from pipeline.store import NotFoundError
 
-        store, _ = _store_and_settings()
-        try:
-            agent = enable_agent(store, agent_id)
-        except NotFoundError as e:
-            _fail(f"{e} See `triage agents list`.")
-            return
+        agent = _on_agent(enable_agent, agent_id)
         typer.echo(f"agent {agent.name} ({agent.id}) enabled")
 
     @agents.command("rotate")
     def rotate(agent_id: str = typer.Argument(..., help="The agent's id.")) -> None:
         """Give an agent a new token (printed once); the old token stops working at once."""
         from pipeline.privacy import rotate_token
-        from pipeline.store import NotFoundError
 
-        store, _ = _store_and_settings()
-        try:
-            agent, token = rotate_token(store, agent_id)
-        except NotFoundError as e:
-            _fail(f"{e} See `triage agents list`.")
-            return
+        agent, token = _on_agent(rotate_token, agent_id)
         typer.echo(f"agent {agent.name} ({agent.id}): new token (shown once; the old one no longer works):")
         typer.echo(token)
 
