@@ -23,12 +23,12 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field, model_validator
 
 from api.agent_models import HandoffSummary
 from api.agents import NOT_FOUND, summary_of
 from api.auth import BusDep, CurrentAgent, StoreDep, Supervisor, is_supervisor
 from api.deps import get_runtime
+from api.softphone_models import HoldIn, MuteIn, PhoneState, SdpAnswer, SdpOffer, TransferIn
 from pipeline.bus import EventBus
 from pipeline.db import Agent, Handoff
 from pipeline.legs import Leg
@@ -45,48 +45,6 @@ router = APIRouter(prefix="/v1/agents", tags=["softphone"])
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 CALL_WATCH_S = 0.5
 """How often a connected peer checks that its call is still live (then it is closed)."""
-
-
-class SdpOffer(BaseModel):
-    sdp: str = Field(
-        description="The browser's complete offer (pc.localDescription.sdp after ICE gathering)."
-    )
-    type: Literal["offer"] = "offer"
-
-
-class SdpAnswer(BaseModel):
-    sdp: str
-    type: str = "answer"
-
-
-class MuteIn(BaseModel):
-    muted: bool = Field(description="true: the caller no longer hears you, and nothing is recorded.")
-
-
-class HoldIn(BaseModel):
-    on: bool = Field(description="true: the caller hears the hold message; neither side hears the other.")
-
-
-class TransferIn(BaseModel):
-    """Exactly one of to_agent_id and topic."""
-
-    to_agent_id: str | None = Field(None, description="Transfer to this agent only.")
-    topic: str | None = Field(None, max_length=48, description="Transfer to agents with this topic skill.")
-    note: str = Field("", max_length=4000, description="For the next agent: what was said and done.")
-
-    @model_validator(mode="after")
-    def _one_target(self) -> TransferIn:
-        if (self.to_agent_id is None) == (self.topic is None):
-            raise ValueError("give exactly one of to_agent_id (an agent) and topic (a skill)")
-        return self
-
-
-class PhoneState(BaseModel):
-    handoff_id: str
-    call_id: str
-    state: Literal["connected", "on_hold", "muted", "ended"]
-    muted: bool = False
-    on_hold: bool = False
 
 
 @dataclass
@@ -176,6 +134,27 @@ def my_phone(phones: Phones, session: CallSession, agent: Agent) -> Phone:
             409, "Your softphone is not connected to this call: connect it first (POST .../rtc)."
         )
     return phone
+
+
+@dataclass
+class OnCall:
+    """The caller's call an agent is on with their softphone: the handoff, the live session, the phone."""
+
+    handoff: Handoff
+    session: CallSession
+    phone: Phone
+    agent: Agent
+
+
+async def on_call(
+    handoff_id: str, agent: CurrentAgent, store: StoreDep, runtime: RuntimeDep, phones: PhonesDep
+) -> OnCall:
+    handoff = await handoff_for_talk(store, handoff_id, agent)
+    session = live_session(runtime, handoff)
+    return OnCall(handoff, session, my_phone(phones, session, agent), agent)
+
+
+OnCallDep = Annotated[OnCall, Depends(on_call)]
 
 
 # --- watching a connected peer -------------------------------------------------------------------
@@ -272,19 +251,9 @@ async def connect(
     summary="Mute or unmute your microphone",
     responses={**GONE, **CONFLICT},
 )
-async def mute(
-    handoff_id: str,
-    body: MuteIn,
-    agent: CurrentAgent,
-    store: StoreDep,
-    runtime: RuntimeDep,
-    phones: PhonesDep,
-) -> PhoneState:
-    handoff = await handoff_for_talk(store, handoff_id, agent)
-    session = live_session(runtime, handoff)
-    my_phone(phones, session, agent)
-    session.set_mute(agent.id, body.muted)
-    return _state(session, agent, handoff)
+async def mute(body: MuteIn, call: OnCallDep) -> PhoneState:
+    call.session.set_mute(call.agent.id, body.muted)
+    return _state(call.session, call.agent, call.handoff)
 
 
 @router.post(
@@ -292,19 +261,9 @@ async def mute(
     summary="Put the caller on hold (they hear the hold message) or take them off it",
     responses={**GONE, **CONFLICT},
 )
-async def hold(
-    handoff_id: str,
-    body: HoldIn,
-    agent: CurrentAgent,
-    store: StoreDep,
-    runtime: RuntimeDep,
-    phones: PhonesDep,
-) -> PhoneState:
-    handoff = await handoff_for_talk(store, handoff_id, agent)
-    session = live_session(runtime, handoff)
-    my_phone(phones, session, agent)
-    await session.set_hold(body.on)
-    return _state(session, agent, handoff)
+async def hold(body: HoldIn, call: OnCallDep) -> PhoneState:
+    await call.session.set_hold(body.on)
+    return _state(call.session, call.agent, call.handoff)
 
 
 @router.post(
@@ -312,16 +271,11 @@ async def hold(
     summary="Hang up: the caller hears goodbye and the call ends; the handoff stays yours to resolve",
     responses={**GONE, **CONFLICT},
 )
-async def hangup(
-    handoff_id: str, agent: CurrentAgent, store: StoreDep, runtime: RuntimeDep, phones: PhonesDep
-) -> PhoneState:
-    handoff = await handoff_for_talk(store, handoff_id, agent)
-    session = live_session(runtime, handoff)
-    phone = my_phone(phones, session, agent)
-    phone.deliberate = True
-    await session.disconnect_agent(agent.id, end_call=True)
-    await phone.end("hung_up")
-    return PhoneState(handoff_id=handoff.id, call_id=handoff.call_id, state="ended")
+async def hangup(call: OnCallDep) -> PhoneState:
+    call.phone.deliberate = True
+    await call.session.disconnect_agent(call.agent.id, end_call=True)
+    await call.phone.end("hung_up")
+    return PhoneState(handoff_id=call.handoff.id, call_id=call.handoff.call_id, state="ended")
 
 
 @router.post(
