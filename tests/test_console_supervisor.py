@@ -6,6 +6,7 @@ chart; an agent's token is refused. Screenshots are kept (TRIAGE_CONSOLE_SCREENS
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from chromium import shot, sign_in, wait_for
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from test_reports import seed
@@ -91,6 +93,13 @@ def open_page(
 
 
 def text_of(driver: WebDriver, element_id: str) -> str:
+    """The element's text; the wallboard re-renders its tiles on every update, so an element found
+    a moment ago may be replaced before it is read: look it up again."""
+    for _ in range(20):
+        try:
+            return str(driver.find_element(By.ID, element_id).text)
+        except StaleElementReferenceException:
+            time.sleep(0.05)
     return str(driver.find_element(By.ID, element_id).text)
 
 
@@ -102,8 +111,14 @@ def test_the_wallboard_shows_now_and_today_and_updates_itself(
     # with the bot: two callers waiting, one talking, and the 2020 history's call never ended
     assert text_of(browser, "wb-with_bot") == "4" and text_of(browser, "wb-with_agents") == "1"
     assert text_of(browser, "wb-u_emergency") == "1" and text_of(browser, "wb-u_routine") == "1"
-    emergency_tile = browser.find_element(By.CSS_SELECTOR, "[data-m=u_emergency]")
-    assert "oldest 3" in emergency_tile.text and "sv-hot" in (emergency_tile.get_attribute("class") or "")
+    tile = wait_for(  # read in one go: the tile may be re-rendered between two reads
+        browser,
+        lambda d: (lambda e: (e.text, e.get_attribute("class") or ""))(
+            d.find_element(By.CSS_SELECTOR, "[data-m=u_emergency]")
+        ),
+        "the emergency tile",
+    )
+    assert "oldest 3" in tile[0] and "sv-hot" in tile[1]
     assert text_of(browser, "wb-a_busy") == "1" and text_of(browser, "wb-a_available") == "2"
     assert (text_of(browser, "wb-contained"), text_of(browser, "wb-handed_off")) == ("1", "4")
     assert text_of(browser, "wb-abandoned") == "1" and text_of(browser, "wb-service_level") == "50.0%"
