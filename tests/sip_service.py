@@ -8,6 +8,7 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -33,8 +34,9 @@ def free_port_udp() -> int:
 
 
 @contextmanager
-def sip_service(tmp: Path) -> Iterator[tuple[Runtime, FastAPI, str]]:
-    """(runtime, app, base URL) of a running service; ``app.state.sip`` is its SIP endpoint."""
+def sip_service(tmp: Path, **settings_: Any) -> Iterator[tuple[Runtime, FastAPI, str]]:
+    """(runtime, app, base URL) of a running service; ``app.state.sip`` is its SIP endpoint;
+    ``settings_``: other settings (e.g. ``audiosocket_port=0`` for an AudioSocket server too)."""
     import serve
 
     settings = Settings(
@@ -45,6 +47,7 @@ def sip_service(tmp: Path) -> Iterator[tuple[Runtime, FastAPI, str]]:
         sip_rtp_port_min=0,
         sip_rtp_port_max=0,
         silence_timeout_s=60,
+        **settings_,
     )
     rt = Runtime.start(settings, load_models=False)
     rt.session_services = fake_services(rt.store, rt.bus, tmp / "recordings", silence_timeout_s=60)

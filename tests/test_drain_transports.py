@@ -1,7 +1,8 @@
 """SIGTERM drains on every way a call comes in (issue 15 item 2), not only the caller WebSocket.
 
 A runtime without speech models whose calls use the scripted fakes (tests/session_fakes.py); the
-service's lifespan starts the SIP endpoint and the AudioSocket server on free ports. Before the
+service's lifespan starts the SIP endpoint and the AudioSocket server on free ports
+(tests/sip_service.py). Before the
 drain each entry point answers; after ``Runtime.drain()`` (what the first SIGTERM does) each one
 refuses a new call the way its peer understands (WebSocket close 1013, HTTP 503, SIP 503 with
 Retry-After, an AudioSocket hangup), the load balancer's check /ready says 503, and /health stays
@@ -20,12 +21,10 @@ from typing import Any
 
 import httpx
 import pytest
-from session_fakes import fake_services
+from sip_service import sip_service
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from api.server_thread import running_server
-from core.settings import Settings
 from pipeline.runtime import Runtime
 
 SHUTTING_DOWN = "shutting down"
@@ -88,25 +87,8 @@ Served = tuple[str, Runtime, Any]
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
-    import serve
-
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("TRIAGE_AUDIOSOCKET_PORT", "0")
-        env.setenv("TRIAGE_SIP_ENABLED", "true")
-        env.setenv("TRIAGE_SIP_PORT", "0")
-        runtime = Runtime.start(Settings(data_dir=tmp_path / "data"), load_models=False)
-    runtime.session_services = fake_services(
-        runtime.store,
-        runtime.bus,
-        tmp_path / "recordings",
-        silence_timeout_s=30,
-    )
-    app = serve.create_app(runtime)
-    try:
-        with running_server(app) as url:
-            yield url, runtime, app
-    finally:
-        runtime.close()
+    with sip_service(tmp_path, audiosocket_port=0) as (runtime, app, url):
+        yield url, runtime, app
 
 
 def test_every_entry_point_answers_before_the_drain_and_refuses_new_calls_after(served: Served) -> None:
