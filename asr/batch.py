@@ -1,8 +1,13 @@
 """Transcribe a whole recording: VAD regions grouped into windows of at most ~28 s, each decoded
-with beam search, segments timed from the start of the recording."""
+with beam search, segments timed from the start of the recording.
+
+A window whose text is still a repetition loop after the decoder's temperature fallback (Whisper
+can run "1, 2, 3, 4, 5, 0, 0, 0, ..." to the end of the window and drop every word after it) is
+decoded again one speech region at a time, so a loop costs at most its own region."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -10,14 +15,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from asr.audio import load_audio
-from asr.decoder import MAX_WINDOW_S, SAMPLE_RATE, WhisperDecoder
+from asr.decoder import MAX_WINDOW_S, SAMPLE_RATE, Hypothesis, WhisperDecoder
 from asr.options import AsrOptions
-from asr.text import has_cjk
+from asr.text import compression_ratio, has_cjk
 from asr.vad import speech_regions
 from core.events import TranscriptSegment
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
+
+log = logging.getLogger(__name__)
 
 _WINDOW_S = MAX_WINDOW_S - 2.0  # the decoder adds ~1 s of padding; stay clear of 30 s
 
@@ -72,23 +79,38 @@ class BatchTranscriber:
         regions = speech_regions(samples, o.vad_threshold, o.batch_min_silence_ms, _WINDOW_S)
         segments: list[TranscriptSegment] = []
         languages: dict[str, float] = {}
-        for start, end in _group(regions, int(_WINDOW_S * SAMPLE_RATE)):
-            hyp = self._decoder.decode(samples[start:end], beam_size=o.beam_size, temperatures=o.temperatures)
-            if not hyp.text:
-                continue
-            seg = TranscriptSegment(start / SAMPLE_RATE, end / SAMPLE_RATE, hyp.text, hyp.confidence)
-            segments.append(seg)
-            languages[hyp.language] = languages.get(hyp.language, 0.0) + seg.end_s - seg.start_s
+        for window in _group(regions, int(_WINDOW_S * SAMPLE_RATE)):
+            for start, end, hyp in self._decode_window(samples, window):
+                if not hyp.text:
+                    continue
+                seg = TranscriptSegment(start / SAMPLE_RATE, end / SAMPLE_RATE, hyp.text, hyp.confidence)
+                segments.append(seg)
+                languages[hyp.language] = languages.get(hyp.language, 0.0) + seg.end_s - seg.start_s
         language = max(languages, key=lambda k: languages[k]) if languages else (o.language or "")
         return Transcript(join_texts([s.text for s in segments]), language, tuple(segments), duration)
 
+    def _decode_window(
+        self, samples: np.ndarray, window: list[tuple[int, int]]
+    ) -> list[tuple[int, int, Hypothesis]]:
+        """One decode for the window's regions together; a looping result, region by region."""
+        o = self.options
+        start, end = window[0][0], window[-1][1]
+        hyp = self._decoder.decode(samples[start:end], beam_size=o.beam_size, temperatures=o.temperatures)
+        if len(window) == 1 or compression_ratio(hyp.text) <= o.compression_ratio_threshold:
+            return [(start, end, hyp)]
+        log.info("a %.1f s window decoded to a loop; again region by region", (end - start) / SAMPLE_RATE)
+        return [
+            (s, e, self._decoder.decode(samples[s:e], beam_size=o.beam_size, temperatures=o.temperatures))
+            for s, e in window
+        ]
 
-def _group(regions: list[tuple[int, int]], max_len: int) -> list[tuple[int, int]]:
+
+def _group(regions: list[tuple[int, int]], max_len: int) -> list[list[tuple[int, int]]]:
     """Merge consecutive speech regions into windows no longer than max_len samples."""
-    windows: list[tuple[int, int]] = []
+    windows: list[list[tuple[int, int]]] = []
     for start, end in regions:
-        if windows and end - windows[-1][0] <= max_len:
-            windows[-1] = (windows[-1][0], end)
+        if windows and end - windows[-1][0][0] <= max_len:
+            windows[-1].append((start, end))
         else:
-            windows.append((start, end))
+            windows.append([(start, end)])
     return windows

@@ -26,6 +26,7 @@ def live_runtime(data_dir: Path, cache_dir: Path) -> Iterator[Runtime]:
         nlu_model_dir=built.resolve(),
         kb_index_dir=(REPO / "var" / "kb-index").resolve(),
         silence_timeout_s=60,
+        tts_cache_dir=cache_dir / "tts-prompts",  # the fixed prompts, rendered once for all tests
     )
     rt = Runtime.start(settings)
     assert rt.session_services is not None, rt.calls_error

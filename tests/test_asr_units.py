@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import pytest
 
 from asr.agreement import LocalAgreement
+from asr.decoder import Hypothesis, WhisperDecoder
 from asr.endpoint import Endpointer
 from asr.options import AsrOptions
 from asr.text import build_prompt, join_units, split_units, to_simplified
@@ -171,3 +175,47 @@ def test_a_phrase_said_twice_in_a_row_is_caught(text: str, repeats: bool) -> Non
     from asr.decoder import repeats_phrase
 
     assert repeats_phrase(text) is repeats
+
+
+class _LoopingDecoder(WhisperDecoder):
+    """Scripted decoder: audio holding more than one region loops on digits; one region alone is
+    heard right. Each region's samples carry its number as their value."""
+
+    def __init__(self) -> None:  # no model
+        self.options = AsrOptions()
+        self.calls: list[float] = []
+
+    def decode(self, audio: np.ndarray, **_: Any) -> Hypothesis:
+        marks = [int(m) for m in np.unique(np.round(audio[audio > 0] * 10))]
+        self.calls.append(len(audio) / 16000)
+        text = "1, 2, 3, 4, 5, " + ", ".join(["0"] * 60) if len(marks) > 1 else f"words of region {marks[0]}"
+        return Hypothesis(text, "en", 1.0, -0.2, 0.0, 0.0, 0.01)
+
+
+def test_a_window_that_decodes_to_a_loop_is_decoded_region_by_region(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asr.batch
+    from asr.batch import BatchTranscriber
+
+    regions = [(0, 16000), (32000, 48000), (64000, 80000)]
+    audio = np.zeros(96000, dtype=np.float32)
+    for n, (s, e) in enumerate(regions, 1):
+        audio[s:e] = n / 10
+    monkeypatch.setattr(asr.batch, "speech_regions", lambda *a, **k: regions)
+    decoder = _LoopingDecoder()
+    transcript = BatchTranscriber(decoder).transcribe(audio)
+    assert transcript.text == "words of region 1 words of region 2 words of region 3"
+    assert [(s.start_s, s.end_s) for s in transcript.segments] == [(0.0, 1.0), (2.0, 3.0), (4.0, 5.0)]
+    assert decoder.calls == [5.0, 1.0, 1.0, 1.0]  # the whole window once, then each region
+
+
+def test_a_window_that_decodes_cleanly_is_decoded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asr.batch
+    from asr.batch import BatchTranscriber
+
+    monkeypatch.setattr(asr.batch, "speech_regions", lambda *a, **k: [(0, 16000), (32000, 48000)])
+    decoder = _LoopingDecoder()
+    audio = np.zeros(64000, dtype=np.float32)
+    audio[:16000] = 0.1
+    audio[32000:48000] = 0.1  # the same mark: the scripted decoder hears one region's words
+    transcript = BatchTranscriber(decoder).transcribe(audio)
+    assert transcript.text == "words of region 1" and decoder.calls == [3.0]

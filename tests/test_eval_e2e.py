@@ -69,6 +69,7 @@ def calls(tmp_path_factory: pytest.TempPathFactory, model_cache_dir: Path) -> di
         cache_dir=model_cache_dir,
         nlu_model_dir=built.resolve(),
         kb_index_dir=(REPO / "var" / "kb-index").resolve(),
+        tts_cache_dir=model_cache_dir / "tts-prompts",
     )
     with live_service(settings) as (url, runtime):
         synth = runtime.loaded["tts"]

@@ -13,6 +13,7 @@ def client(tmp_path: Path, model_cache_dir: Path, monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("TRIAGE_CACHE_DIR", str(model_cache_dir))
+    monkeypatch.setenv("TRIAGE_TTS_CACHE_DIR", str(model_cache_dir / "tts-prompts"))
     get_settings.cache_clear()
     with TestClient(serve.app) as c:
         yield c
