@@ -152,9 +152,9 @@ def register(groups: CommandGroups) -> None:
     @kb_app.command("calibrate")
     def kb_calibrate(
         queries: Annotated[
-            Path | None,
+            list[Path] | None,
             typer.Option(
-                help="Development queries (never the test set): fit on them instead of the KB itself."
+                help="Development queries (never the test set; repeatable): fit on them, not the KB itself."
             ),
         ] = None,
         target_precision: Annotated[float, typer.Option(help="Answered precision to reach.")] = 0.95,
@@ -175,9 +175,10 @@ def register(groups: CommandGroups) -> None:
         from kb.autocal import calibrate_kb
         from kb.confidence import save_calibration
 
-        if queries is not None:
+        if queries:
             base = _open(kb, encoder, persisted=False)
-            cal = calibrate(base, load_queries(queries), target_precision, scale_free=scale_free)
+            dev = [q for path in queries for q in load_queries(path)]
+            cal = calibrate(base, dev, target_precision, scale_free=scale_free)
             out = out or get_settings().resolved_kb_index_dir() / "calibration.json"
             save_calibration(cal, out)
             typer.echo(

