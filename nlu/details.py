@@ -140,7 +140,8 @@ _PLACE_EN = [
     (
         "address",
         re.compile(
-            r"\b(\d{1,5}\s+(?:[a-z]+\s+){1,3}(?:street|st|road|rd|avenue|ave|lane|drive|way|boulevard))\b",
+            r"\b(?:(?:number|no\.?)\s*)?(\d{1,5},?\s+(?:[a-z]+\s+){1,3}"
+            r"(?:street|st|road|rd|avenue|ave|lane|drive|way|boulevard))\b",
             re.IGNORECASE,
         ),
     ),
@@ -189,6 +190,8 @@ def _places(text: str) -> list[Extracted]:
     for kind, pattern in _PLACE_EN:
         for m in pattern.finditer(text):
             value = m.group(1).strip()
+            if kind == "address":  # "number 12, Riverside Road" -> "12 Riverside Road"
+                value = value.replace(",", "")
             if kind in ("street", "district", "estate"):
                 value = _EN_STOP.sub("", value)
                 if " " not in value:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from nlu.details import extract_details, mask
 from nlu.rules import EmergencyRules, live_hits
 
@@ -54,6 +56,20 @@ def test_english_spoken_digits_address_and_times() -> None:
     assert _values(d.places, "room") == ["3b"]
     assert {"7 am", "yesterday"} <= set(_values(d.times))
     assert [e.display for e in d.ids] == ["******9023"]
+
+
+@pytest.mark.parametrize(
+    ("said", "address"),
+    [
+        ("The address is number 12, Riverside Road.", "12 Riverside Road"),
+        ("i live at no. 5 bridge street", "5 bridge street"),
+        ("it's 30 Riverside Road", "30 Riverside Road"),
+    ],
+)
+def test_english_house_number_said_before_the_street(said: str, address: str) -> None:
+    d = extract_details(said)
+    assert _values(d.places, "address") == [address]
+    assert not _values(d.places, "street"), "the street of an address is not a second place"
 
 
 def test_no_invented_places_in_chatter() -> None:
