@@ -30,7 +30,9 @@ class KbQuery:
     answer_id: str | None
     lang: str
     relevant: frozenset[str] = frozenset()
-    """Every entry that answers it (qrels); empty means just ``answer_id``."""
+    """Every entry that answers it (qrels); empty means just ``answer_id``. With no ``answer_id``
+    (an ambiguous question), the entries it fits: asking "X or Y?" about them is right, answering
+    with one of them is not."""
 
     @property
     def right_ids(self) -> frozenset[str]:
@@ -162,7 +164,7 @@ def score(results: list[QueryResult], threshold: float, per_lang: bool = True) -
     answerable = [r for r in results if r.query.answer_id is not None]
     unanswerable = [r for r in results if r.query.answer_id is None]
     answered = [r for r in results if r.top_id is not None and r.confidence >= threshold]
-    right = [r for r in answered if r.top_id in r.query.right_ids]
+    right = [r for r in answered if _answered_right(r)]
     unsure = [r for r in results if r.confidence < threshold]  # not answered: asked "X or Y?" or handed on
     report = KbEvalReport(
         n_queries=len(results),
@@ -198,6 +200,11 @@ def score(results: list[QueryResult], threshold: float, per_lang: bool = True) -
     return report
 
 
+def _answered_right(r: QueryResult) -> bool:
+    """An answer is right only to an answerable question, and only from an entry that answers it."""
+    return r.query.answer_id is not None and r.top_id is not None and r.top_id in r.query.right_ids
+
+
 def _mean(values: list) -> float:
     return float(np.mean(values)) if values else 0.0
 
@@ -207,7 +214,7 @@ def precision_rate_curve(results: list[QueryResult]) -> list[tuple[float, float,
     ordered = sorted(results, key=lambda r: -r.confidence)
     curve, right = [], 0
     for i, r in enumerate(ordered, 1):
-        right += int(r.top_id is not None and r.top_id in r.query.right_ids)
+        right += int(_answered_right(r))
         if i == len(ordered) or ordered[i].confidence < r.confidence:
             curve.append((round(r.confidence, 6), i / len(ordered), right / i))
     return curve

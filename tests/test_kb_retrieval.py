@@ -6,6 +6,8 @@ evaluation set), so they check behaviour a caller would notice rather than memor
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from eval.kb_eval import restrict_questions
@@ -119,3 +121,34 @@ def test_works_with_the_other_packaged_encoder() -> None:
 def test_odd_language_or_topic_from_upstream_does_not_break_a_call(kb: KnowledgeBase) -> None:
     hits = kb.search("我家停电了", lang="ja", topic="out_of_scope", k=3)
     assert hits and hits[0].entry_id == "power-outage-report" and hits[0].answer_lang == "zh"
+
+
+def test_an_answer_to_an_ambiguous_question_is_scored_wrong_and_asking_is_scored_right() -> None:
+    from eval.kb_eval import KbQuery, QueryResult, score
+
+    fits = frozenset({"card-elderly", "card-disabled"})
+    plain = KbQuery("how do I apply for the elderly card", "card-elderly", "en")
+    ambiguous = KbQuery("how do I apply for the card", None, "en", fits)
+    results = [
+        QueryResult(plain, "card-elderly", 0.9, 1, "en"),
+        QueryResult(ambiguous, "card-elderly", 0.9, 0, "en"),  # answered with one of the two: wrong
+        QueryResult(ambiguous, "card-disabled", 0.2, 0, "en", ("card-elderly", "card-disabled")),  # asked
+    ]
+    report = score(results, threshold=0.5)
+    assert report.answer_precision == 0.5 and report.unanswerable_answered == 0.5
+    assert report.narrow_holds_right == 1.0
+    assert [round(c[2], 3) for c in report.curve] == [0.5, 0.333]
+
+
+@pytest.mark.parametrize("folder", ["eval/data/kb_zh_gov_taipei", "eval/data/kb_zh_near_duplicates"])
+def test_the_shipped_benchmark_folders_load_and_name_only_their_own_entries(folder: str) -> None:
+    from eval.kb_eval import benchmark_files, load_queries
+
+    kb_file, query_file = benchmark_files(Path(__file__).resolve().parent.parent / folder)
+    ids = {e.id for e in load_entries(kb_file)}
+    queries = load_queries(query_file)
+    assert len(ids) >= 30 and len(queries) >= 50
+    for q in queries:
+        assert q.answer_id is None or q.answer_id in ids, q
+        assert q.relevant <= ids, q
+    assert any(q.answer_id is None for q in queries) and any(q.answer_id for q in queries)
