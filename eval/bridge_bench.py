@@ -19,7 +19,6 @@ buffer, resampling, the event loop), without the network. ``bot_calls`` bot conv
 from __future__ import annotations
 
 import asyncio
-import fractions
 import json
 import threading
 import time
@@ -92,51 +91,6 @@ class _Line:
         self._thread.join(2)
 
 
-def _agent_peer_classes() -> tuple[Any, Any]:
-    from aiortc import MediaStreamTrack
-    from av import AudioFrame
-
-    class Microphone(MediaStreamTrack):
-        """A browser-like microphone: 48 kHz 20 ms frames at real time; a burst when asked."""
-
-        kind = "audio"
-
-        def __init__(self) -> None:
-            super().__init__()
-            self._script = np.zeros(0, np.float32)
-            self._n = 0
-            self._start: float | None = None
-            self.burst_sent_at: float | None = None
-            self._armed = False
-
-        def burst(self) -> None:
-            self._script, self._armed, self.burst_sent_at = _burst(BROWSER_RATE), True, None
-
-        async def recv(self) -> Any:
-            step = BROWSER_RATE // 50
-            if self._start is None:
-                self._start = time.monotonic()
-            wait = self._start + self._n / BROWSER_RATE - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-            chunk = np.zeros(step, np.float32)
-            take = self._script[:step]
-            chunk[: take.size] = take
-            self._script = self._script[step:]
-            if self._armed and take.size:
-                self._armed, self.burst_sent_at = False, time.monotonic()
-            frame = AudioFrame.from_ndarray(
-                (chunk * 32767).astype("<i2").reshape(1, -1), format="s16", layout="mono"
-            )
-            frame.sample_rate = BROWSER_RATE
-            frame.pts = self._n
-            frame.time_base = fractions.Fraction(1, BROWSER_RATE)
-            self._n += step
-            return frame
-
-    return Microphone, AudioFrame
-
-
 @dataclass
 class _Agent:
     """The agent's browser: an aiortc peer with a microphone, keeping what it hears, timestamped."""
@@ -154,9 +108,10 @@ async def _connect_agent(base: str, token: str, handoff_id: str) -> _Agent:
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
     from aiortc.mediastreams import MediaStreamError
 
-    microphone_cls, _ = _agent_peer_classes()
+    from eval.browser_mic import BrowserMicrophone
+
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    agent = _Agent(pc, microphone_cls())
+    agent = _Agent(pc, BrowserMicrophone())
     pc.addTrack(agent.mic)
 
     @pc.on("track")
@@ -219,12 +174,12 @@ async def bridged_call(base: str, token: str, bursts: int) -> BridgedCall:
             else:
                 result.caller_to_agent.append(arrived - line.burst_sent_at)
             await asyncio.sleep(0.6)
-            agent.mic.burst()
+            agent.mic.say(_burst(BROWSER_RATE), interrupt=True)
             arrived = await _first_loud(partial(_caller_levels, call, time.monotonic()))
-            if arrived is None or agent.mic.burst_sent_at is None:
+            if arrived is None or agent.mic.said_at is None:
                 result.lost += 1
             else:
-                result.agent_to_caller.append(arrived - agent.mic.burst_sent_at)
+                result.agent_to_caller.append(arrived - agent.mic.said_at)
             await asyncio.sleep(0.6)
     finally:
         line.stop()

@@ -5,7 +5,6 @@ the caller WebSocket, the agent's browser a real aiortc peer (ICE, DTLS, SRTP, O
 from __future__ import annotations
 
 import asyncio
-import fractions
 import json
 import time
 import wave
@@ -24,13 +23,14 @@ from session_fakes import fake_services
 
 from api.server_thread import running_server
 from core.settings import Settings
+from eval.browser_mic import BROWSER_RATE, BrowserMicrophone
 from eval.call_client import CallClient
 from pipeline.live_calls import LiveCalls
 from pipeline.runtime import Runtime
 from transport.webrtc import extra_host_addresses
 
 RATE = 16000
-MIC_RATE = 48000
+MIC_RATE = BROWSER_RATE
 
 
 def tone(hz: float, seconds: float, rate: int = RATE, amplitude: float = 0.4) -> np.ndarray:
@@ -55,46 +55,13 @@ def loud(x: np.ndarray, threshold: float = 0.05) -> float:
     return float(np.sqrt((x**2).mean())) if x.size and float(np.sqrt((x**2).mean())) > threshold else 0.0
 
 
-class Microphone(MediaStreamTrack):
-    """A browser microphone: 48 kHz mono 20 ms frames at real time, silence between what it says."""
-
-    kind = "audio"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.script = np.zeros(0, np.float32)
-        self._n = 0
-        self._start: float | None = None
-
-    def say(self, x: np.ndarray) -> None:
-        self.script = np.concatenate([self.script, x])
-
-    async def recv(self) -> AudioFrame:
-        step = MIC_RATE // 50
-        if self._start is None:
-            self._start = time.monotonic()
-        wait = self._start + self._n / MIC_RATE - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
-        chunk = np.zeros(step, np.float32)
-        take = self.script[:step]
-        chunk[: take.size] = take
-        self.script = self.script[step:]
-        frame = AudioFrame.from_ndarray(
-            (chunk * 32767).astype("<i2").reshape(1, -1), format="s16", layout="mono"
-        )
-        frame.sample_rate, frame.pts, frame.time_base = MIC_RATE, self._n, fractions.Fraction(1, MIC_RATE)
-        self._n += step
-        return frame
-
-
 class Browser:
     """The console's side of the softphone: an offer with a microphone and an "events" channel, and
     everything the speaker plays kept with its arrival time."""
 
     def __init__(self, send_mic: bool = True) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.mic = Microphone()
+        self.mic = BrowserMicrophone()
         if send_mic:
             self.pc.addTrack(self.mic)
         else:  # a supervisor listening in: receive only

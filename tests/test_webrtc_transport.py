@@ -4,7 +4,6 @@ process, over real UDP on this machine (ICE, DTLS, SRTP, Opus, SCTP), as a brows
 from __future__ import annotations
 
 import asyncio
-import fractions
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -16,9 +15,9 @@ from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from av import AudioFrame
 
+from eval.browser_mic import BROWSER_RATE, BrowserMicrophone
 from transport.webrtc import RtcOfferError, RtcOptions, RtcPeer, extra_host_addresses
 
-BROWSER_RATE = 48000  # what a browser's microphone track gives the Opus encoder
 RATE = 16000
 
 
@@ -47,47 +46,12 @@ def loud_seconds(samples: np.ndarray, rate: int, threshold: float = 0.05) -> flo
     return float((np.sqrt((blocks**2).mean(axis=1)) > threshold).sum() * 0.02)
 
 
-class Microphone(MediaStreamTrack):
-    """A browser-like microphone: 48 kHz stereo 20 ms frames at real time, silence between scripts."""
-
-    kind = "audio"
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._script = np.zeros(0, dtype=np.float32)
-        self._n = 0
-        self._start: float | None = None
-
-    def say(self, samples: np.ndarray) -> None:
-        self._script = np.concatenate([self._script, samples])
-
-    async def recv(self) -> AudioFrame:
-        step = BROWSER_RATE // 50
-        if self._start is None:
-            self._start = time.monotonic()
-        else:
-            wait = self._start + self._n / BROWSER_RATE - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-        chunk = np.zeros(step, dtype=np.float32)
-        take = self._script[:step]
-        chunk[: len(take)] = take
-        self._script = self._script[step:]
-        stereo = (np.repeat(chunk, 2) * 32767).astype("<i2").reshape(1, -1)
-        frame = AudioFrame.from_ndarray(stereo, format="s16", layout="stereo")
-        frame.sample_rate = BROWSER_RATE
-        frame.pts = self._n
-        frame.time_base = fractions.Fraction(1, BROWSER_RATE)
-        self._n += step
-        return frame
-
-
 class Client:
     """The far end: an aiortc peer that offers a microphone and an "events" data channel."""
 
     def __init__(self) -> None:
         self.pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        self.mic = Microphone()
+        self.mic = BrowserMicrophone(channels=2)
         self.pc.addTrack(self.mic)
         self.channel = self.pc.createDataChannel("events")
         self.messages: list[dict[str, Any]] = []
