@@ -15,12 +15,11 @@ from typing import Any
 import numpy as np
 import pytest
 from baresip import Phone
-from session_fakes import FakeKnowledge, FakeRecognizer, FakeUnderstander
+from session_fakes import fake_services
 from sqlalchemy import select
 
 from pipeline.bus import EventBus
 from pipeline.db import Call
-from pipeline.session import SessionServices
 from pipeline.store import Store
 from transport.sip.server import SipConfig, SipServer
 
@@ -58,15 +57,8 @@ def read(path: Path) -> tuple[np.ndarray, int]:
 def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SipServer, Store]]:
     tmp = tmp_path_factory.mktemp("sip-media")
     store = Store(f"sqlite:///{tmp / 'calls.db'}")
-    services = SessionServices(
-        store=store,
-        bus=EventBus(),
-        recognizer_factory=lambda rate, enc: FakeRecognizer(),
-        understander=FakeUnderstander(),
-        knowledge=FakeKnowledge(),
-        voice_for=lambda fmt: ToneVoice(fmt),  # type: ignore[arg-type,return-value]
-        recordings_dir=tmp / "recordings",
-        silence_timeout_s=60,
+    services = fake_services(
+        store, EventBus(), tmp / "recordings", voice_for=lambda fmt: ToneVoice(fmt), silence_timeout_s=60
     )
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
