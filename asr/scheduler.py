@@ -14,8 +14,10 @@ Finals (and speculative finals) waiting together are decoded as one batch when t
 (``decode_batch``): one encoder pass and one beam search for up to ``max_batch`` utterances, about
 half the time of running them one by one on a CPU (``triage bench asr-batch``); three or more
 go through shorter encoder windows with a narrower beam (``loaded_window_s``, ``loaded_beam_size``):
-a little accuracy for a lot of time, only while many callers finish together. Voice activity,
-end-pointing and barge-in run in each call's own thread and never wait here.
+a little accuracy for a lot of time, only while many callers finish together. When several calls
+were speaking just now, the first final waits a moment (``gather_s``) for theirs, so callers who stop
+together share one batch instead of queueing behind each other's. Voice activity, end-pointing and
+barge-in run in each call's own thread and never wait here.
 
 Where a GPU serves many calls this is the same place: a bigger ``max_batch`` fills it.
 """
@@ -61,17 +63,22 @@ class SchedulerOptions:
     about 1.8 points of English word error on short requests, paid only when many calls finish
     together (``triage bench asr-batch``)."""
     loaded_batch: int = 3
-    crowded_window_s: float | None = 4.0
-    """Shortest encoder window for a batch of ``crowded_batch`` or more (a burst of callers finishing
-    together; None: the loaded window). The encoder's time grows with the window and is most of a
-    batch's time on a CPU; 4 s instead of 6 s cost 0.2 points of English word error and 0.8 of
-    Mandarin character error on 250 short requests (``triage bench asr-batch``)."""
+    crowded_window_s: float | None = None
+    """Shortest encoder window for a batch of ``crowded_batch`` or more (None: the loaded window).
+    Off by default: 4 s was slower than 6 s for a batch of eight on 250 short requests (0.94 s
+    against 0.88 s on two cores, 2026-12-01) and less accurate, because the short window makes
+    Whisper repeat phrases and each such item is decoded again alone (``triage bench asr-batch``)."""
     crowded_batch: int = 6
     partial_max_speakers: int = 4
     """No partials while this many calls or more asked for one within ``speaker_window_s``: with
     that many people speaking at once on two cores, a partial in flight when their finals arrive
     delays every one of them (captions come back when the burst is over)."""
     speaker_window_s: float = 1.5
+    gather_s: float = 0.12
+    """When a final is taken while ``loaded_batch`` or more calls have been speaking (within
+    ``speaker_window_s``), wait this long at most for their finals to join the same batch: callers
+    who stop together otherwise split into batches decoded one after another (8 callers: two batches
+    of four, the second waiting for the first). 0: never wait."""
 
 
 @dataclass(order=True)
@@ -94,6 +101,8 @@ class SchedulerStats:
     cancelled: int = 0
     reduced_beam: int = 0
     crowded: int = 0
+    gathered: int = 0
+    """Batches that waited (at most ``gather_s``) for other calls' finals."""
     wait_s: dict[str, float] = field(default_factory=dict)
     """Seconds decodes of each kind waited in the queue before they started (sum)."""
     decode_s: dict[str, float] = field(default_factory=dict)
@@ -172,17 +181,37 @@ class DecodeScheduler:
             first = self._queue.pop(0)
             jobs = [first]
             if first.kind != "partial" and self._batch is not None:
-                # Every waiting final-like decode with the same settings joins the batch.
-                same = [
-                    j
-                    for j in self._queue
-                    if j.kind != "partial" and _batch_key(j.kwargs) == _batch_key(first.kwargs)
-                ][: self.options.max_batch - 1]
-                for j in same:
-                    self._queue.remove(j)
-                jobs += same
+                self._gather(first, jobs)
             self._busy_kind = first.kind
             return jobs
+
+    def _gather(self, first: _Job, jobs: list[_Job]) -> None:
+        """Every waiting final-like decode with the same settings joins ``first``'s batch; while
+        several calls were speaking just now, wait up to ``gather_s`` for theirs (lock held)."""
+        o = self.options
+        deadline = time.monotonic() + o.gather_s
+        now = time.monotonic()
+        expected = sum(1 for t in self._speakers.values() if now - t <= o.speaker_window_s)
+        while True:
+            same = [
+                j
+                for j in self._queue
+                if j.kind != "partial" and _batch_key(j.kwargs) == _batch_key(first.kwargs)
+            ][: o.max_batch - len(jobs)]
+            for j in same:
+                self._queue.remove(j)
+            jobs += same
+            left = deadline - time.monotonic()
+            if (
+                expected < o.loaded_batch
+                or len(jobs) >= min(expected, o.max_batch)
+                or left <= 0
+                or self._closed
+            ):
+                if len(jobs) > 1 and o.gather_s and expected >= o.loaded_batch:
+                    self.stats.gathered += 1
+                return
+            self._cond.wait(left)
 
     def _work(self) -> None:
         while (jobs := self._next()) is not None:

@@ -253,18 +253,21 @@ class Settings(OperationsSettings):
         "time, a little accuracy, only under load; 0 keeps TRIAGE_ASR_MIN_WINDOW_S.",
     )
     asr_crowded_window_s: float = Field(
-        4.0,
+        0.0,
         ge=0,
         le=30,
         description="Shortest encoder window for a batch of six or more end-of-utterance decodes (a burst "
-        "of callers finishing together): on 250 short requests 4 s gave English WER 15.8% / Mandarin CER "
-        "16.4% against 15.6% / 15.6% at 6 s (`triage bench asr-batch`); 0 keeps the loaded window.",
+        "of callers finishing together); 0 (default) keeps the loaded window. 4 s was tried and is off: "
+        "on 250 short requests (2026-12-01, `triage bench asr-batch`) a batch of eight took 0.94 s at 4 s "
+        "against 0.88 s at 6 s, at English WER 15.8% / Mandarin CER 16.0% against 15.5% / 15.6%: the "
+        "short window makes Whisper repeat phrases, and each such item is decoded again alone.",
     )
     max_bot_calls: int = Field(
         0,
         ge=0,
         description="Calls the bot serves at once; beyond it a caller hears 'all lines are busy' and "
-        "waits for a person (their words still screened for danger). 0: two per CPU core.",
+        "waits for a person (their words still screened for danger). 0: four per CPU core "
+        "(pipeline/admission.py).",
     )
 
     emergency_accept_timeout_s: float = Field(

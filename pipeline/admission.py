@@ -14,11 +14,14 @@ import threading
 
 from pipeline import metrics
 
-CALLS_PER_CORE = 2
-"""Measured with `triage bench e2e --capacity 16` on the 2-core machine (2026-11-30), callers who
-stop speaking at the same moment: 4 got voice-to-voice p95 1.03-1.27 s, 6 got 1.36-1.51 s, 8 got
-1.45-1.85 s. Two per core keeps every admitted caller under the 1.5 s target; the rest are deferred
-rather than slowed. A deployment that accepts more sets TRIAGE_MAX_BOT_CALLS."""
+CALLS_PER_CORE = 4
+"""Measured with `triage bench e2e --capacity 16` on the 2-core machine (2026-12-01), callers who
+stop speaking at the same moment, their finals decoded as one batch: 8 got voice-to-voice p95
+1.15-1.18 s, 12 got 1.55-1.59 s, 16 got 1.89-1.92 s. Four per core keeps every admitted caller
+under the 1.5 s target; the rest are deferred rather than slowed. (Before the finals of a burst
+waited for each other, 2026-11-30: 8 got 1.45-1.85 s, and this was 2.) The bench's questions are
+short (1.5-2.8 s); a batch of eight real short requests decodes about 0.25 s slower (`triage bench
+asr-batch`). A deployment that accepts more, or fewer, sets TRIAGE_MAX_BOT_CALLS."""
 
 
 def auto_capacity(cpu_count: int | None = None) -> int:

@@ -21,7 +21,7 @@ def test_capacity_counts_and_frees() -> None:
     assert not a.try_admit()
     a.release()
     assert not a.saturated and a.try_admit()
-    assert auto_capacity(2) == 4 and auto_capacity(0) == 1
+    assert auto_capacity(2) == 8 and auto_capacity(0) == 1
     with pytest.raises(ValueError):
         Admission(0)
 

@@ -198,3 +198,38 @@ def test_the_stats_say_how_long_decodes_waited_and_ran() -> None:
     assert st.wait_s["final"] >= 3 * 0.2  # each of the three waited at least that long
     assert st.wait_s["partial"] < 0.2
     sched.close()
+
+
+def _speaking(sched: DecodeScheduler, n: int) -> list[object]:
+    """n calls asked for a caption just now (refused: partial_max_speakers=1), so n are speaking;
+    their streams are returned (kept alive: the scheduler tells calls apart by identity)."""
+    streams = [object() for _ in range(n)]
+    for stream in streams:
+        assert sched.try_partial(clip("p"), source=stream) is None
+    return streams
+
+
+def test_finals_of_callers_who_stop_together_wait_for_each_other_in_one_batch() -> None:
+    dec = FakeDecoder()
+    dec.gate.set()
+    sched = DecodeScheduler(dec, SchedulerOptions(max_batch=8, partial_max_speakers=1, gather_s=30))
+    streams = _speaking(sched, 4)
+    first = sched.submit("final", clip("f0"), beam_size=5)
+    time.sleep(0.1)  # the others' pauses are detected a moment later
+    rest = [sched.submit("final", clip(f"f{i}"), beam_size=5) for i in (1, 2, 3)]
+    # all four in one run, which starts as soon as the fourth arrives (not after gather_s)
+    assert first.result(10) == "text f0" and [f.result(10) for f in rest] == ["text f1", "text f2", "text f3"]
+    assert dec.log == [("f0", "f1", "f2", "f3")] and sched.stats.gathered == 1
+    sched.close()
+    assert len(streams) == 4
+
+
+@pytest.mark.parametrize("speakers", [1, 2])
+def test_a_final_with_few_callers_speaking_does_not_wait_for_others(speakers: int) -> None:
+    dec = FakeDecoder()
+    dec.gate.set()
+    sched = DecodeScheduler(dec, SchedulerOptions(max_batch=8, partial_max_speakers=1, gather_s=30))
+    streams = _speaking(sched, speakers)
+    assert sched.submit("final", clip("f0"), beam_size=5).result(5) == "text f0"  # not 30 s later
+    assert dec.log == [("f0",)] and sched.stats.gathered == 0 and len(streams) == speakers
+    sched.close()

@@ -21,7 +21,9 @@ from pipeline.runtime import Runtime
 from serve import create_app
 from tts.interface import WEB_PCM16_16K
 
-SAID = "There is a strong smell of gas and my neighbour has fainted. The address is number 12, Riverside Road."
+SAID = (
+    "There is a strong smell of gas and my neighbour has fainted. The address is number 12, Riverside Road."
+)
 
 
 @pytest.fixture(scope="module")
