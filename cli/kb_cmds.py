@@ -193,7 +193,12 @@ def register(groups: CommandGroups) -> None:
             labelled = [
                 (c.question, c.entry_id) for c in CorrectionLog(get_settings().resolved_kb_index_dir()).read()
             ]
-        fitted = calibrate_kb(base, target_precision, labelled=labelled)
+        fitted = calibrate_kb(
+            base,
+            target_precision,
+            labelled=labelled,
+            narrow_target_precision=base.options.narrow_target_precision,
+        )
         stored = base.calibration_path()
         if stored is not None:
             from kb.autocal import save_self_calibration

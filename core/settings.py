@@ -124,6 +124,13 @@ class Settings(OperationsSettings):
     kb_target_precision: float = Field(
         0.95, gt=0, le=1, description="Answered precision the self-calibrated threshold aims at."
     )
+    kb_narrow_target_precision: float = Field(
+        0.9,
+        gt=0,
+        le=1,
+        description="How often the right entry must be one of the two a self-calibrated KB's 'X or Y?' "
+        "question offers (a 'neither' reply hands the call to a person).",
+    )
     kb_answer_weight: float = Field(
         0.5,
         ge=0,

@@ -95,10 +95,13 @@ class SelfCalibration:
 
 
 def kb_fingerprint(kb: KnowledgeBase, entries: list[KbEntry]) -> str:
-    """What a stored fit depends on: the entries, the encoder, the dense blend and the ranking mix's
-    lexical weight (from the encoder's shipped calibration)."""
+    """What a stored fit depends on: the entries, the encoder, the dense blend, the ranking mix's
+    lexical weight (from the encoder's shipped calibration) and the precision targets."""
+    o = kb.options
     return fingerprint(
-        entries, f"{kb.encoder.name}/w{kb.options.answer_weight:g}/lex{kb.calibration.lex_weight:g}"
+        entries,
+        f"{kb.encoder.name}/w{o.answer_weight:g}/lex{kb.calibration.lex_weight:g}"
+        f"/p{o.target_precision:g}/n{o.narrow_target_precision:g}",
     )
 
 
@@ -214,6 +217,7 @@ def calibrate_kb(
     seed: int = 13,
     unanswerable_share: float = UNANSWERABLE_SHARE,
     labelled: list[tuple[str, str | None]] | None = None,
+    narrow_target_precision: float | None = None,
 ) -> SelfCalibration:
     """Fit p(top is right), p(the right entry is one of the top two) and their thresholds on this
     KB's own pseudo-queries, plus ``labelled`` real questions (agents' corrections: the question
@@ -262,7 +266,8 @@ def calibrate_kb(
     )
     group = None
     if len(set(gy)) == 2:
-        group, _ = _fit(np.asarray(gx), np.asarray(gy), weight, target_precision, name, lex_weight)
+        narrow_target = target_precision if narrow_target_precision is None else narrow_target_precision
+        group, _ = _fit(np.asarray(gx), np.asarray(gy), weight, narrow_target, name, lex_weight)
     return SelfCalibration(replace(cal, note=note), curve, n_pos, len(ha) - n_pos, fp, group)
 
 
@@ -323,7 +328,10 @@ def threshold_for(curve: list[tuple[float, float, float]], target: float) -> flo
 
 
 def load_or_calibrate(
-    kb: KnowledgeBase, path: Path | None, target_precision: float = 0.95
+    kb: KnowledgeBase,
+    path: Path | None,
+    target_precision: float = 0.95,
+    narrow_target_precision: float | None = None,
 ) -> SelfCalibration:
     """The stored self-calibration when it matches the KB's entries and encoder, else a fresh one (saved)."""
     fp = kb_fingerprint(kb, kb.entries())
@@ -334,7 +342,7 @@ def load_or_calibrate(
                 return stored
         except (ValueError, KeyError, TypeError):
             pass  # unreadable or from an older version: fit again
-    fitted = calibrate_kb(kb, target_precision)
+    fitted = calibrate_kb(kb, target_precision, narrow_target_precision=narrow_target_precision)
     if path is not None:
         save_self_calibration(fitted, path)
     return fitted

@@ -49,6 +49,9 @@ class KbOptions:
     `open` stores the fit beside the index. The shipped default KB keeps its dev-set fit."""
     target_precision: float = 0.95
     """Answered precision the self-calibrated threshold aims at."""
+    narrow_target_precision: float = 0.9
+    """How often the right entry must be one of the two a self-calibrated KB's narrowing question
+    offers (asking costs less than a wrong answer: "neither" hands the call on)."""
     answer_weight: float = 0.5
     """Weight of an entry's best question-and-answer cosine in its dense score (the rest: its best
     question's); 0 ranks by questions alone. kb/README.md has the table that chose it."""
@@ -172,7 +175,9 @@ class KnowledgeBase:
         entries are unchanged) and use it from now on."""
         from kb.autocal import load_or_calibrate
 
-        fitted = load_or_calibrate(self, path, self.options.target_precision)
+        fitted = load_or_calibrate(
+            self, path, self.options.target_precision, self.options.narrow_target_precision
+        )
         self.calibration, self.group_calibration = fitted.calibration, fitted.group
         return fitted
 

@@ -138,6 +138,7 @@ def open_knowledge_base(
         calibration_paths=(index_dir / "calibration.json",),
         self_calibrate=settings.kb_self_calibrate,
         target_precision=settings.kb_target_precision,
+        narrow_target_precision=settings.kb_narrow_target_precision,
         answer_weight=settings.kb_answer_weight,
     )
     path = kb_path or settings.kb_path

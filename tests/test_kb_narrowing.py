@@ -138,6 +138,23 @@ def test_the_self_calibration_is_stored_beside_the_index_and_refitted_on_change(
     assert json.loads(stored.read_text(encoding="utf-8"))["fingerprint"] == refit.fingerprint
 
 
+def test_the_narrowing_question_has_its_own_target_and_a_changed_target_is_fitted_again(
+    tmp_path: Path,
+) -> None:
+    def opened(narrow: float) -> KnowledgeBase:
+        options = KbOptions(self_calibrate=True, narrow_target_precision=narrow)
+        return KnowledgeBase.open(DATA, ENCODER, index_dir=tmp_path, options=options)
+
+    strict, loose = (
+        opened(0.99),
+        opened(0.6),
+    )  # the same index folder: the second must not reuse the first's fit
+    assert strict.group_calibration is not None and loose.group_calibration is not None
+    assert loose.group_calibration.threshold < strict.group_calibration.threshold
+    assert loose.calibration.threshold == strict.calibration.threshold  # answering is untouched
+    assert kb_fingerprint(loose, loose.entries()) != kb_fingerprint(strict, strict.entries())
+
+
 def _call(tmp_path: Path, kb: KnowledgeBase) -> FakeCall:
     call = FakeCall(tmp_path, silence_timeout_s=60)
     knowledge = KbKnowledge(kb)
