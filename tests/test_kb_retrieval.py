@@ -140,7 +140,10 @@ def test_an_answer_to_an_ambiguous_question_is_scored_wrong_and_asking_is_scored
     assert [round(c[2], 3) for c in report.curve] == [0.5, 0.333]
 
 
-@pytest.mark.parametrize("folder", ["eval/data/kb_zh_gov_taipei", "eval/data/kb_zh_near_duplicates"])
+@pytest.mark.parametrize(
+    "folder",
+    ["eval/data/kb_zh_gov_taipei", "eval/data/kb_zh_gov_taipei_dev", "eval/data/kb_zh_near_duplicates"],
+)
 def test_the_shipped_benchmark_folders_load_and_name_only_their_own_entries(folder: str) -> None:
     from eval.kb_eval import benchmark_files, load_queries
 
@@ -152,3 +155,12 @@ def test_the_shipped_benchmark_folders_load_and_name_only_their_own_entries(fold
         assert q.answer_id is None or q.answer_id in ids, q
         assert q.relevant <= ids, q
     assert any(q.answer_id is None for q in queries) and any(q.answer_id for q in queries)
+
+
+def test_the_taipei_development_slice_shares_no_entry_with_the_test() -> None:
+
+    root = Path(__file__).resolve().parent.parent / "eval" / "data"
+    test = {(e.id, e.questions[0]) for e in load_entries(root / "kb_zh_gov_taipei" / "kb.jsonl")}
+    dev = {(e.id, e.questions[0]) for e in load_entries(root / "kb_zh_gov_taipei_dev" / "kb.jsonl")}
+    assert not {i for i, _ in test} & {i for i, _ in dev}
+    assert not {q for _, q in test} & {q for _, q in dev}
