@@ -94,15 +94,18 @@ class BatchTranscriber:
     ) -> list[tuple[int, int, Hypothesis]]:
         """One decode for the window's regions together; a looping result, region by region."""
         o = self.options
-        start, end = window[0][0], window[-1][1]
-        hyp = self._decoder.decode(samples[start:end], beam_size=o.beam_size, temperatures=o.temperatures)
-        if len(window) == 1 or compression_ratio(hyp.text) <= o.compression_ratio_threshold:
-            return [(start, end, hyp)]
-        log.info("a %.1f s window decoded to a loop; again region by region", (end - start) / SAMPLE_RATE)
-        return [
-            (s, e, self._decoder.decode(samples[s:e], beam_size=o.beam_size, temperatures=o.temperatures))
-            for s, e in window
-        ]
+
+        def decode(start: int, end: int) -> tuple[int, int, Hypothesis]:
+            hyp = self._decoder.decode(samples[start:end], beam_size=o.beam_size, temperatures=o.temperatures)
+            return start, end, hyp
+
+        whole = decode(window[0][0], window[-1][1])
+        if len(window) == 1 or compression_ratio(whole[2].text) <= o.compression_ratio_threshold:
+            return [whole]
+        log.info(
+            "a %.1f s window decoded to a loop; again region by region", (whole[1] - whole[0]) / SAMPLE_RATE
+        )
+        return [decode(s, e) for s, e in window]
 
 
 def _group(regions: list[tuple[int, int]], max_len: int) -> list[list[tuple[int, int]]]:

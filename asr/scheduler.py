@@ -150,13 +150,17 @@ class DecodeScheduler:
         with self._cond:
             if source is not None:
                 self._speakers[id(source)] = now
-            window = self.options.speaker_window_s
-            self._speakers = {k: t for k, t in self._speakers.items() if now - t <= window}
-            crowded = len(self._speakers) >= self.options.partial_max_speakers
+            crowded = self._speaking(now) >= self.options.partial_max_speakers
             if self._queue or self._busy_kind is not None or crowded:
                 self.stats.partials_skipped += 1
                 return None
         return self.submit("partial", audio, **kwargs)
+
+    def _speaking(self, now: float) -> int:
+        """Calls that asked for a caption within ``speaker_window_s`` (older ones forgotten; lock held)."""
+        window = self.options.speaker_window_s
+        self._speakers = {k: t for k, t in self._speakers.items() if now - t <= window}
+        return len(self._speakers)
 
     def decode(self, audio: np.ndarray, kind: Kind = "final", **kwargs: Any) -> Any:
         """Submit and wait: the synchronous form a call's recogniser thread uses."""
@@ -189,9 +193,8 @@ class DecodeScheduler:
         """Every waiting final-like decode with the same settings joins ``first``'s batch; while
         several calls were speaking just now, wait up to ``gather_s`` for theirs (lock held)."""
         o = self.options
-        deadline = time.monotonic() + o.gather_s
         now = time.monotonic()
-        expected = sum(1 for t in self._speakers.values() if now - t <= o.speaker_window_s)
+        deadline, expected = now + o.gather_s, self._speaking(now)
         while True:
             same = [
                 j

@@ -193,12 +193,7 @@ def register(groups: CommandGroups) -> None:
             labelled = [
                 (c.question, c.entry_id) for c in CorrectionLog(get_settings().resolved_kb_index_dir()).read()
             ]
-        fitted = calibrate_kb(
-            base,
-            target_precision,
-            labelled=labelled,
-            narrow_target_precision=base.options.narrow_target_precision,
-        )
+        fitted = calibrate_kb(base, target_precision, labelled=labelled)
         stored = base.calibration_path()
         if stored is not None:
             from kb.autocal import save_self_calibration

@@ -217,7 +217,6 @@ def calibrate_kb(
     seed: int = 13,
     unanswerable_share: float = UNANSWERABLE_SHARE,
     labelled: list[tuple[str, str | None]] | None = None,
-    narrow_target_precision: float | None = None,
 ) -> SelfCalibration:
     """Fit p(top is right), p(the right entry is one of the top two) and their thresholds on this
     KB's own pseudo-queries, plus ``labelled`` real questions (agents' corrections: the question
@@ -266,8 +265,8 @@ def calibrate_kb(
     )
     group = None
     if len(set(gy)) == 2:
-        narrow_target = target_precision if narrow_target_precision is None else narrow_target_precision
-        group, _ = _fit(np.asarray(gx), np.asarray(gy), weight, narrow_target, name, lex_weight)
+        narrow = kb.options.narrow_target_precision
+        group, _ = _fit(np.asarray(gx), np.asarray(gy), weight, narrow, name, lex_weight)
     return SelfCalibration(replace(cal, note=note), curve, n_pos, len(ha) - n_pos, fp, group)
 
 
@@ -328,10 +327,7 @@ def threshold_for(curve: list[tuple[float, float, float]], target: float) -> flo
 
 
 def load_or_calibrate(
-    kb: KnowledgeBase,
-    path: Path | None,
-    target_precision: float = 0.95,
-    narrow_target_precision: float | None = None,
+    kb: KnowledgeBase, path: Path | None, target_precision: float = 0.95
 ) -> SelfCalibration:
     """The stored self-calibration when it matches the KB's entries and encoder, else a fresh one (saved)."""
     fp = kb_fingerprint(kb, kb.entries())
@@ -342,7 +338,7 @@ def load_or_calibrate(
                 return stored
         except (ValueError, KeyError, TypeError):
             pass  # unreadable or from an older version: fit again
-    fitted = calibrate_kb(kb, target_precision, narrow_target_precision=narrow_target_precision)
+    fitted = calibrate_kb(kb, target_precision)
     if path is not None:
         save_self_calibration(fitted, path)
     return fitted

@@ -175,9 +175,7 @@ class KnowledgeBase:
         entries are unchanged) and use it from now on."""
         from kb.autocal import load_or_calibrate
 
-        fitted = load_or_calibrate(
-            self, path, self.options.target_precision, self.options.narrow_target_precision
-        )
+        fitted = load_or_calibrate(self, path, self.options.target_precision)
         self.calibration, self.group_calibration = fitted.calibration, fitted.group
         return fitted
 
