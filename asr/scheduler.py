@@ -65,9 +65,10 @@ class SchedulerOptions:
     loaded_batch: int = 3
     crowded_window_s: float | None = None
     """Shortest encoder window for a batch of ``crowded_batch`` or more (None: the loaded window).
-    Off by default: 4 s was slower than 6 s for a batch of eight on 250 short requests (0.94 s
-    against 0.88 s on two cores, 2026-12-01) and less accurate, because the short window makes
-    Whisper repeat phrases and each such item is decoded again alone (``triage bench asr-batch``)."""
+    Off by default: 4 s was slower than 6 s for a batch of eight on 250 short requests (0.94-1.06 s
+    against 0.88-1.02 s on two cores, two runs on 2026-12-01) and less accurate, because the short
+    window makes Whisper repeat phrases and each such item is decoded again alone (``triage bench
+    asr-batch``)."""
     crowded_batch: int = 6
     partial_max_speakers: int = 4
     """No partials while this many calls or more asked for one within ``speaker_window_s``: with

@@ -265,9 +265,10 @@ class Settings(OperationsSettings):
         le=30,
         description="Shortest encoder window for a batch of six or more end-of-utterance decodes (a burst "
         "of callers finishing together); 0 (default) keeps the loaded window. 4 s was tried and is off: "
-        "on 250 short requests (2026-12-01, `triage bench asr-batch`) a batch of eight took 0.94 s at 4 s "
-        "against 0.88 s at 6 s, at English WER 15.8% / Mandarin CER 16.0% against 15.5% / 15.6%: the "
-        "short window makes Whisper repeat phrases, and each such item is decoded again alone.",
+        "on 250 short requests (2026-12-01, `triage bench asr-batch`, two runs) a batch of eight took "
+        "0.94-1.06 s at 4 s against 0.88-1.02 s at 6 s, at English WER 15.8% / Mandarin CER 16.0% against "
+        "15.5% / 15.6%: the short window makes Whisper repeat phrases, and each such item is decoded "
+        "again alone.",
     )
     max_bot_calls: int = Field(
         0,

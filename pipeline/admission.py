@@ -20,7 +20,7 @@ stop speaking at the same moment, their finals decoded as one batch: 8 got voice
 1.15-1.18 s, 12 got 1.55-1.59 s, 16 got 1.89-1.92 s. Four per core keeps every admitted caller
 under the 1.5 s target; the rest are deferred rather than slowed. (Before the finals of a burst
 waited for each other, 2026-11-30: 8 got 1.45-1.85 s, and this was 2.) The bench's questions are
-short (1.5-2.8 s); a batch of eight real short requests decodes about 0.25 s slower (`triage bench
+short (1.5-2.8 s); a batch of eight real short requests decodes 0.25-0.45 s slower (`triage bench
 asr-batch`). A deployment that accepts more, or fewer, sets TRIAGE_MAX_BOT_CALLS."""
 
 
