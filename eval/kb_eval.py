@@ -200,6 +200,26 @@ def score(results: list[QueryResult], threshold: float, per_lang: bool = True) -
     return report
 
 
+def outcome_rows(results: list[QueryResult], threshold: float) -> list[dict]:
+    """One row per query: what the bot did with it and whether that was right (the run folder's
+    answers.jsonl, for reading the mistakes)."""
+    rows = []
+    for r in results:
+        if r.top_id is not None and r.confidence >= threshold:
+            outcome = "answered right" if _answered_right(r) else "answered wrong"
+        elif r.narrowed:
+            holds = set(r.narrowed) & r.query.right_ids
+            outcome = "asked, right among the two" if holds else "asked, neither right"
+        else:
+            outcome = "handed on"
+        rows.append({
+            "text": r.query.text, "lang": r.query.lang, "expected": sorted(r.query.right_ids) or None,
+            "top": r.top_id, "confidence": round(r.confidence, 4), "rank": r.rank,
+            "narrowed": list(r.narrowed) or None, "outcome": outcome,
+        })  # fmt: skip
+    return rows
+
+
 def _answered_right(r: QueryResult) -> bool:
     """An answer is right only to an answerable question, and only from an entry that answers it."""
     return r.query.answer_id is not None and r.top_id is not None and r.top_id in r.query.right_ids

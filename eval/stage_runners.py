@@ -6,6 +6,7 @@ eval.nlu_eval, eval.clinc150, eval.kb_eval, eval.e2e_scenarios). Heavy imports s
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -164,7 +165,7 @@ def _bar_png(metrics: dict[str, Any], targets: dict[str, float], path: Path, tit
 
 def run_kb(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
     from core.settings import get_settings
-    from eval.kb_eval import load_queries, plot_curve, run_queries, score
+    from eval.kb_eval import load_queries, outcome_rows, plot_curve, run_queries, score
     from pipeline.stages import open_knowledge_base
 
     kb_path = spec.options.get("kb")
@@ -181,7 +182,11 @@ def run_kb(spec: TaskSpec, folder: Path, log: Log) -> StageOutput:
         )
     queries = [q for p in spec.datasets for q in load_queries(p)]
     threshold = float(spec.options.get("threshold", base.threshold))
-    report = score(run_queries(base, queries), threshold)
+    results = run_queries(base, queries)
+    report = score(results, threshold)
+    with (folder / "answers.jsonl").open("w", encoding="utf-8") as f:  # every query's outcome
+        for row in outcome_rows(results, threshold):
+            f.write(json.dumps(row, ensure_ascii=False) + "\n")
     figures = report.to_json()
     figures.pop("curve")
     by_lang = figures.pop("by_lang")

@@ -24,7 +24,9 @@ SCALE_FREE = ("mix", "margin_mix", "lex")
 
 @dataclass(frozen=True)
 class Calibration:
-    """Candidates rank by mix = z + lex_weight * lex; p(correct) = sigmoid(bias + sum(weights[f] * f))."""
+    """Candidates rank by mix = z + lex_weight * lex; p(correct) = sigmoid(bias + sum(weights[f] * f)),
+    times ``gives`` when present (0 for a candidate whose answer lacks what the question asks for,
+    kb/answer_type.py)."""
 
     encoder: str
     weights: dict[str, float]
@@ -37,7 +39,8 @@ class Calibration:
         logit = np.full_like(feats["mix"], self.bias, dtype=np.float64)
         for name, w in self.weights.items():
             logit += w * feats[name]
-        return 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
+        prob = 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
+        return prob * feats["gives"] if "gives" in feats else prob
 
 
 _DEFAULT = Calibration(

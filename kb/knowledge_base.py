@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from kb.answer_type import asked, given
 from kb.candidates import Candidates, cohort_sentences, lexical_tokens, row_keys, text_to_encode, top_n
 from kb.confidence import Calibration, calibration_for, candidate_features
 from kb.dense_rows import DenseRows
@@ -109,6 +110,7 @@ class KnowledgeBase:
         self._free_slots: list[int] = []
         self._rows = DenseRows(encoder.dim)
         self._tokens: dict[str, list[str]] = {}
+        self._gives: dict[str, frozenset[str]] = {}  # what each answer can give (kb/answer_type.py)
         self._bm25 = Bm25Index()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         cohort = encoder.encode_queries(cohort_sentences())
@@ -221,7 +223,7 @@ class KnowledgeBase:
         qv = self.encode_query(query) if query_vector is None else np.asarray(query_vector, np.float32)
         tokens = tokenize(query)
         with self._lock:
-            return self._search_locked(qv, tokens, want, topic_id, k)
+            return self._search_locked(qv, tokens, want, topic_id, k, asked(query))
 
     def answer(
         self, query: str, lang: str, topic: str | None = None, query_vector: np.ndarray | None = None
@@ -296,6 +298,7 @@ class KnowledgeBase:
         self._slot_ids[slot], self._slot_topic[slot] = entry.id, entry.topic
         self._slot[entry.id] = slot
         self._entries[entry.id] = entry
+        self._gives[entry.id] = given(list(entry.answers.values()))
         self._rows.add(slot, keys, vectors)
         if old is not None or entry.id not in self._tokens:
             self._tokens[entry.id] = lexical_tokens(entry)
@@ -309,11 +312,14 @@ class KnowledgeBase:
         self._bm25.remove(slot)
         del self._entries[entry_id]
         self._tokens.pop(entry_id, None)
+        self._gives.pop(entry_id, None)
         self._slot_ids[slot] = self._slot_topic[slot] = None
         self._free_slots.append(slot)
         return True
 
-    def _candidates(self, qv: np.ndarray, tokens: list[str], topic: str | None) -> Candidates | None:
+    def _candidates(
+        self, qv: np.ndarray, tokens: list[str], topic: str | None, asks: frozenset[str] = frozenset()
+    ) -> Candidates | None:
         n_slots = len(self._slot_ids)
         if not self._entries:
             return None
@@ -341,12 +347,15 @@ class KnowledgeBase:
         cohort = self._cohort @ qv
         cos = np.where(np.isfinite(dense[cand]), dense[cand], -1.0).astype(np.float64)
         feats = candidate_features(cos, cohort, lex[cand].astype(np.float64), self.calibration.lex_weight)
+        if asks:  # a candidate whose answer cannot hold what is asked is never the answer
+            ids = [str(self._slot_ids[c]) for c in cand]
+            feats["gives"] = np.array([float(asks <= self._gives[i]) for i in ids])
         return Candidates(cand, feats, sims, d_rank[cand], l_rank[cand])
 
     def _search_locked(
-        self, qv: np.ndarray, tokens: list[str], want: str, topic: str | None, k: int
+        self, qv: np.ndarray, tokens: list[str], want: str, topic: str | None, k: int, asks: frozenset[str]
     ) -> list[KbHit]:
-        found = self._candidates(qv, tokens, topic)
+        found = self._candidates(qv, tokens, topic, asks)
         if found is None:
             return []
         prob = self.calibration.probability(found.feats)
@@ -374,7 +383,7 @@ class KnowledgeBase:
         qv = self.encode_query(query) if query_vector is None else np.asarray(query_vector, np.float32)
         tokens = tokenize(query)
         with self._lock:
-            found = self._candidates(qv, tokens, topic_or_none(topic))
+            found = self._candidates(qv, tokens, topic_or_none(topic), asked(query))
             if found is None:
                 return [], {}
             ids = [str(self._slot_ids[int(s)]) for s in found.slots]

