@@ -144,7 +144,9 @@ def register(groups: CommandGroups) -> None:
             return
         for h in hits:
             mark = "*" if h.confidence >= base.threshold else " "
-            typer.echo(f"{mark} {h.confidence:.2f}  {h.entry_id}  [{'+'.join(h.retrievers)}]  {h.question}")
+            lacks = f"  (its answer names no {' or '.join(h.lacks)})" if h.lacks else ""
+            found = f"{h.entry_id}  [{'+'.join(h.retrievers)}]  {h.question}"
+            typer.echo(f"{mark} {h.confidence:.2f}  {found}{lacks}")
         answer = base.answer(query, lang or (hits[0].answer_lang if hits else "en"), topic)
         said = answer.text if answer else "no answer, hand over"
         typer.echo(f"\nthreshold {base.threshold:.2f}: {said}")

@@ -69,6 +69,7 @@ class KbHit:
     lexical_score: float  # share of the query's BM25 weight matched, 0..1
     retrievers: tuple[str, ...]  # which retrievers returned it: "dense", "lexical"
     topic: str | None
+    lacks: tuple[str, ...] = ()  # what the question asks for that the answer names none of (confidence 0)
 
 
 @dataclass(frozen=True)
@@ -372,7 +373,8 @@ class KnowledgeBase:
             )
             hits.append(
                 KbHit(entry_id, question, text, text_lang, float(prob[i]),
-                      float(found.feats["cos"][i]), float(found.feats["lex"][i]), retrievers, entry.topic)
+                      float(found.feats["cos"][i]), float(found.feats["lex"][i]), retrievers, entry.topic,
+                      tuple(sorted(asks - self._gives[entry_id])))
             )  # fmt: skip
         return hits
 

@@ -60,12 +60,13 @@ def kb() -> KnowledgeBase:
 
 def test_an_amount_question_is_not_answered_by_an_entry_without_one(kb: KnowledgeBase) -> None:
     hits = kb.search("how do I apply for a passport", lang="en")
-    assert hits[0].entry_id == "passport-apply" and hits[0].confidence >= kb.threshold
+    assert hits[0].entry_id == "passport-apply" and hits[0].confidence >= kb.threshold and not hits[0].lacks
     assert kb.answer("how do I apply for a passport", "en") is not None
 
     for question, lang in [("how much does it cost to get a passport", "en"), ("办一本护照要交多少钱", "zh")]:
         hits = kb.search(question, lang=lang)
         assert hits[0].entry_id == "passport-apply" and hits[0].confidence == 0.0, (question, hits[0])
+        assert hits[0].lacks == (AMOUNT,)
         assert kb.answer(question, lang) is None
         assert choose(kb, question, lang).action == "none"  # no "X or Y?" about entries without the fee
 
