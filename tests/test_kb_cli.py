@@ -60,7 +60,7 @@ def test_import_rejects_a_malformed_file_naming_the_line(small_kb: Path, tmp_pat
 
 def test_eval_kb_writes_the_figures_and_the_curve(small_kb: Path, tmp_path: Path) -> None:
     queries = tmp_path / "q.jsonl"
-    rows = [
+    rows: list[dict[str, str | None]] = [
         {"text": "家里突然没电了", "answer_id": "power-outage-report"},
         {"text": "how can I pay for electricity", "answer_id": "power-bill-payment"},
         {"text": "who won the world cup", "answer_id": None},
