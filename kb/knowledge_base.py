@@ -236,6 +236,12 @@ class KnowledgeBase:
         h = hits[0]
         return KbAnswer(h.entry_id, h.question, h.answer, h.answer_lang, h.confidence, h.retrievers)
 
+    def lacks(self, entry_id: str, query: str) -> tuple[str, ...]:
+        """What the question asks for (kb/answer_type.py) that the entry's answer names none of."""
+        with self._lock:
+            gives = self._gives.get(entry_id, frozenset())
+        return tuple(sorted(asked(query) - gives))
+
     # --- editing ---------------------------------------------------------------------------------
     def upsert(self, entry: KbEntry) -> None:
         """Add or replace an entry; searchable at once, and journaled when the KB has a store."""

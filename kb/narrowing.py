@@ -52,6 +52,7 @@ class KbChoice:
     options: tuple[KbOption, ...] = ()  # answer: the entry; narrow: the two to choose from
     group_confidence: float = 0.0  # that the right entry is one of the top two
     top: KbOption | None = None  # the best candidate, whatever the action
+    lacks: tuple[str, ...] = ()  # what the question asks for that the top entry names none of
 
 
 def choose(
@@ -79,7 +80,7 @@ def choose(
     if p_top >= threshold:
         return KbChoice("answer", p_top, (best,), top=best)
     if "gives" in feats and not feats["gives"][top]:  # the likeliest entry lacks what is asked: a person
-        return KbChoice("none", p_top, top=best)
+        return KbChoice("none", p_top, top=best, lacks=kb.lacks(best.entry_id, query))
     second = entries[1] if len(entries) > 1 else None
     if second is None:
         return KbChoice("none", p_top, top=best)

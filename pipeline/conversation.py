@@ -158,7 +158,9 @@ class Conversation:
         if not facts.emergency and facts.intent is None:
             reply = await ctx.work(ctx.services.knowledge.lookup, text, language, facts.topic)
             if reply:
-                facts = replace(facts, kb_entry_id=reply.entry_id, kb_confidence=reply.confidence)
+                facts = replace(
+                    facts, kb_entry_id=reply.entry_id, kb_confidence=reply.confidence, kb_lacks=reply.lacks
+                )
             lap("kb")
         decision = decide(facts, ctx.state, ctx.services.policy)
         decision = self.narrowing.offer(decision, facts, reply) or decision

@@ -33,6 +33,8 @@ class TurnFacts:
     emergency_reason: str = ""
     kb_entry_id: str | None = None
     kb_confidence: float = 0.0
+    kb_lacks: tuple[str, ...] = ()
+    """What the caller asked for that the knowledge base's entry names none of (e.g. "amount")."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,9 @@ def decide(facts: TurnFacts, state: DialogueState, config: PolicyConfig) -> Deci
         )
     if understood and facts.urgency == "urgent":
         return _handoff(state, facts, f"urgent {facts.topic or 'request'} with no self-service answer")
+    if facts.kb_lacks and not facts.out_of_scope:  # asking again in other words cannot help
+        what = " or ".join(facts.kb_lacks)
+        return _handoff(state, facts, f"the knowledge base's {facts.kb_entry_id} names no {what}")
     if state.clarifications < config.max_clarifications:
         why = (
             "out of scope"

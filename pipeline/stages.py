@@ -123,7 +123,7 @@ class KbKnowledge:
         options: tuple[KnowledgeOption, ...] = ()
         if choice.action == "narrow":
             options = tuple(KnowledgeOption(o.entry_id, o.label, o.answer, o.keys) for o in choice.options)
-        return KnowledgeReply(top.entry_id, top.answer, float(choice.confidence), options)
+        return KnowledgeReply(top.entry_id, top.answer, float(choice.confidence), options, choice.lacks)
 
 
 def open_knowledge_base(

@@ -43,6 +43,8 @@ class KnowledgeReply:
     confidence: float
     options: tuple[KnowledgeOption, ...] = ()
     """Two entries when the KB is sure it is one of them but not which: ask (pipeline/narrowing.py)."""
+    lacks: tuple[str, ...] = ()
+    """What the question asks for (an amount, an age) that the entry's answer names none of."""
 
 
 class Recognizer(Protocol):

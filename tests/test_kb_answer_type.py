@@ -14,6 +14,8 @@ from kb import KnowledgeBase, load_entries
 from kb.answer_type import AGE, AMOUNT, asked, given
 from kb.knowledge_base import default_kb_path
 from kb.narrowing import choose
+from pipeline.policy import DialogueState, PolicyConfig, TurnFacts, decide
+from pipeline.stages import KbKnowledge
 
 
 @pytest.mark.parametrize(
@@ -85,3 +87,15 @@ def test_once_the_entry_names_the_fee_the_same_question_is_answered(kb: Knowledg
     finally:
         kb.upsert(entry)
     assert kb.answer("how much does it cost to get a passport", "en") is None
+
+
+def test_the_call_goes_to_a_person_at_once_saying_why(kb: KnowledgeBase) -> None:
+    reply = KbKnowledge(kb).lookup("how much does it cost to get a passport", "en", None)
+    assert reply is not None and reply.entry_id == "passport-apply"
+    assert reply.confidence == 0.0 and reply.lacks == (AMOUNT,) and not reply.options
+    facts = TurnFacts(
+        "how much does it cost to get a passport", "en", topic="documents", request_type="inquiry",
+        confidence=0.9, kb_entry_id=reply.entry_id, kb_confidence=reply.confidence, kb_lacks=reply.lacks,
+    )  # fmt: skip
+    decision = decide(facts, DialogueState(), PolicyConfig(kb_threshold=kb.threshold))
+    assert decision.action == "handoff" and "names no amount" in decision.reason

@@ -77,3 +77,12 @@ def test_silence_is_prompted_once_then_the_call_ends_politely() -> None:
     first = on_silence(START, CFG)
     assert first.action == "still_there"
     assert on_silence(first.state, CFG).action == "end"
+
+
+def test_a_question_the_kb_entry_names_no_answer_to_goes_to_a_person_without_clarifying() -> None:
+    # "how much does a passport cost": the KB found the passport entry, which names no fee;
+    # asking the caller to say it again in other words cannot help
+    d = decide(facts(kb_entry_id="passport-apply", kb_confidence=0.0, kb_lacks=("amount",)), START, CFG)
+    assert d.action == "handoff" and "passport-apply names no amount" in d.reason
+    plain = decide(facts(kb_entry_id="passport-apply", kb_confidence=0.1), START, CFG)
+    assert plain.action == "clarify"
