@@ -56,7 +56,8 @@ class HandoffFlow:
             await self.playback.say(v.prompt_text("no_agent_callback", lang))
         else:
             place = v.prompt_text("queue_position", lang, n=position)
-            await self.playback.say(f"{v.prompt_text('connecting_agent', lang)} {place}")
+            opening = v.prompt_text("kb_lacks" if decision.lacks else "connecting_agent", lang)
+            await self.playback.say(f"{opening} {place}")
         if self.on_waiting is not None:
             self.on_waiting()
 

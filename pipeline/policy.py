@@ -69,6 +69,8 @@ class Decision:
     kb_entry_id: str | None = None
     state: DialogueState = field(default_factory=DialogueState)
     """The dialogue state after this decision."""
+    lacks: tuple[str, ...] = ()
+    """A hand-off because the KB's entry names none of what was asked: the caller is told so."""
 
 
 def decide(facts: TurnFacts, state: DialogueState, config: PolicyConfig) -> Decision:
@@ -116,7 +118,8 @@ def decide(facts: TurnFacts, state: DialogueState, config: PolicyConfig) -> Deci
         return _handoff(state, facts, f"urgent {facts.topic or 'request'} with no self-service answer")
     if facts.kb_lacks and not facts.out_of_scope:  # asking again in other words cannot help
         what = " or ".join(facts.kb_lacks)
-        return _handoff(state, facts, f"the knowledge base's {facts.kb_entry_id} names no {what}")
+        handoff = _handoff(state, facts, f"the knowledge base's {facts.kb_entry_id} names no {what}")
+        return replace(handoff, lacks=facts.kb_lacks)
     if state.clarifications < config.max_clarifications:
         why = (
             "out of scope"

@@ -6,9 +6,12 @@ languages, including the complaints that mention fees without asking for one."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from session_fakes import FakeCall
 
 from kb import KnowledgeBase, load_entries
 from kb.answer_type import AGE, AMOUNT, asked, given
@@ -16,6 +19,7 @@ from kb.knowledge_base import default_kb_path
 from kb.narrowing import choose
 from pipeline.policy import DialogueState, PolicyConfig, TurnFacts, decide
 from pipeline.stages import KbKnowledge
+from pipeline.turns import Understanding
 
 
 @pytest.mark.parametrize(
@@ -99,3 +103,32 @@ def test_the_call_goes_to_a_person_at_once_saying_why(kb: KnowledgeBase) -> None
     )  # fmt: skip
     decision = decide(facts, DialogueState(), PolicyConfig(kb_threshold=kb.threshold))
     assert decision.action == "handoff" and "names no amount" in decision.reason
+
+
+class _Documents:
+    """The classifier's reading of a passport question: an inquiry about documents."""
+
+    def understand(self, text: str, language: str) -> Understanding:
+        facts = TurnFacts(text, language, topic="documents", request_type="inquiry", confidence=0.9)
+        return Understanding(facts)
+
+
+def test_the_caller_hears_why_and_is_put_through(tmp_path: Path, kb: KnowledgeBase) -> None:
+    async def run() -> FakeCall:
+        call = FakeCall(tmp_path, silence_timeout_s=60)
+        call.services.knowledge = knowledge = KbKnowledge(kb)
+        call.services.policy = PolicyConfig(kb_threshold=knowledge.threshold)
+        call.services.understander = _Documents()
+        agent, _ = call.services.store.create_agent("Ana")  # someone who can take the call
+        call.services.store.set_agent_status(agent.id, "available")
+        await call.session.open()
+        await call.session.text("how much does it cost to get a passport", "en")
+        await call.wait_for(lambda m: m["type"] == "handoff")
+        await call.wait_for(lambda m: m["type"] == "bot_text" and m["text"].startswith("KB_LACKS"))
+        await call.session.close("caller_hung_up")
+        return call
+
+    call = asyncio.run(run())
+    decisions = [m for m in call.sent if m["type"] == "decision"]
+    assert [d["action"] for d in decisions] == ["handoff"], decisions  # no "say that another way?"
+    assert not any(t.startswith("CLARIFY") or "passport" in t.lower() for t in call.said())

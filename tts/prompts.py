@@ -49,6 +49,11 @@ PROMPTS: Final[dict[str, dict[Lang, str]]] = {
         "zh": "正在为您转接人工客服，请稍候。",
         "en": "I am connecting you to an agent now. Please stay on the line.",
     },
+    "kb_lacks": {  # the knowledge base's entry does not give the figure asked for (a fee, an age)
+        "zh": "这个具体数字我这里查不到，正在为您转接人工客服，请稍候。",
+        "en": "I don't have that figure here, so I am connecting you to an agent who can help. "
+        "Please stay on the line.",
+    },
     "queue_position": {
         "zh": "您现在排在第{n}位，请不要挂机。",
         "en": "You are number {n} in the queue. Please stay on the line.",
