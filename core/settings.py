@@ -131,6 +131,14 @@ class Settings(OperationsSettings):
         description="How often the right entry must be one of the two a self-calibrated KB's 'X or Y?' "
         "question offers (a 'neither' reply hands the call to a person).",
     )
+    kb_unanswerable_share: float = Field(
+        0.2,
+        gt=0,
+        lt=1,
+        description="Share of callers' questions a self-calibrated KB assumes it does not hold: the "
+        "held-out entries' weight when its threshold is fitted (raise it where many questions are not "
+        "in the KB: fewer answers, fewer wrong ones; kb/README.md has the trade-off).",
+    )
     kb_answer_weight: float = Field(
         0.5,
         ge=0,

@@ -101,7 +101,7 @@ def kb_fingerprint(kb: KnowledgeBase, entries: list[KbEntry]) -> str:
     return fingerprint(
         entries,
         f"{kb.encoder.name}/w{o.answer_weight:g}/lex{kb.calibration.lex_weight:g}"
-        f"/p{o.target_precision:g}/n{o.narrow_target_precision:g}",
+        f"/p{o.target_precision:g}/n{o.narrow_target_precision:g}/u{o.unanswerable_share:g}",
     )
 
 
@@ -207,15 +207,11 @@ def held_out(kb: KnowledgeBase, entry_id: str, question: str | None, whole: bool
             kb._bm25.add(slot, kb._tokens[entry_id])
 
 
-UNANSWERABLE_SHARE = 0.2
-"""Share of callers' questions the KB does not hold, assumed when weighing the held-out-entry queries."""
-
-
 def calibrate_kb(
     kb: KnowledgeBase,
     target_precision: float = 0.95,
     seed: int = 13,
-    unanswerable_share: float = UNANSWERABLE_SHARE,
+    unanswerable_share: float | None = None,
     labelled: list[tuple[str, str | None]] | None = None,
 ) -> SelfCalibration:
     """Fit p(top is right), p(the right entry is one of the top two) and their thresholds on this
@@ -256,7 +252,8 @@ def calibrate_kb(
     if len(set(y)) < 2:  # too few entries to learn from: keep the fit in use, stay strict
         cal = replace(base, threshold=max(base.threshold, 0.9), note="self-calibration: too few entries")
         return SelfCalibration(cal, [], n_pos, len(ha) - n_pos, fp)
-    weight = _weights(ha, unanswerable_share)
+    share = kb.options.unanswerable_share if unanswerable_share is None else unanswerable_share
+    weight = _weights(ha, share)
     name, lex_weight = kb.encoder.name, base.lex_weight
     cal, curve = _fit(np.asarray(x), np.asarray(y), weight, target_precision, name, lex_weight)
     note = (

@@ -50,6 +50,8 @@ class KbOptions:
     `open` stores the fit beside the index. The shipped default KB keeps its dev-set fit."""
     target_precision: float = 0.95
     """Answered precision the self-calibrated threshold aims at."""
+    unanswerable_share: float = 0.2
+    """Share of questions a self-calibrated KB assumes it does not hold (weighs its held-out entries)."""
     narrow_target_precision: float = 0.9
     """How often the right entry must be one of the two a self-calibrated KB's narrowing question
     offers (asking costs less than a wrong answer: "neither" hands the call on)."""

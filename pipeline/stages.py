@@ -139,6 +139,7 @@ def open_knowledge_base(
         self_calibrate=settings.kb_self_calibrate,
         target_precision=settings.kb_target_precision,
         narrow_target_precision=settings.kb_narrow_target_precision,
+        unanswerable_share=settings.kb_unanswerable_share,
         answer_weight=settings.kb_answer_weight,
     )
     path = kb_path or settings.kb_path

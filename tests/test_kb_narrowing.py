@@ -199,3 +199,13 @@ def test_neither_goes_to_a_person(tmp_path: Path, kb: KnowledgeBase) -> None:
     call = asyncio.run(run())
     actions = [m["action"] for m in call.sent if m["type"] == "decision"]
     assert actions == ["narrow", "handoff"] and not any("元" in t for t in call.said())
+
+
+def test_a_kb_assumed_to_be_asked_more_it_does_not_hold_answers_less(tmp_path: Path) -> None:
+    def opened(share: float) -> KnowledgeBase:
+        options = KbOptions(self_calibrate=True, unanswerable_share=share)
+        return KnowledgeBase.open(DATA, ENCODER, index_dir=tmp_path, options=options)
+
+    usual, wary = opened(0.2), opened(0.6)  # one index folder: the second fit is made, not reused
+    assert wary.calibration.threshold > usual.calibration.threshold
+    assert kb_fingerprint(usual, usual.entries()) != kb_fingerprint(wary, wary.entries())
