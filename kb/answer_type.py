@@ -27,19 +27,33 @@ _NUM_EN = (
     r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|"
     r"forty|fifty|sixty|seventy|hundred|thousand|half)\b"
 )
+_PAY_WORDS = r"(cost|costs|charge|charged|pay|paid|owe|be|run)"
 _ASKS = {
     AMOUNT: re.compile(
-        r"\bhow much (is|are|was|were|does|do|did|will|would|should|must|to|for|it|money)\b"
+        # English: "how much is / to / for", "how much does it cost" (not "how much does it spread")
+        r"\bhow much (is|are|was|were|to|for|money)\b"
+        rf"|\bhow much (does|do|did|will|would|should)\b[^?.,]{{0,60}}\b{_PAY_WORDS}\b"
         r"|\bwhat (does|do|will|would|did)\b[^?.]{0,40}\bcost\b"
-        r"|\b(the|a|any) (fine|penalty)s? (for|if|when)\b"
-        r"|\bwhat('s| is| are) the (fee|price|cost|charge|fine|penalty)s?\b"
-        r"|\b(cost|price)s? of\b|\bis (it|there a|there any) (free|fee|charge|fine|penalty)\b|\bfined\b"
-        r"|多少钱|收不收费|收费吗|怎么收费|收费标准|收多少|费用是多少|费用多少|多少费用|价格|罚款|罚多少|罚钱|要钱|要不要钱|花多少|几块|多少元|贵不贵|免费吗|交多少|要交钱",
+        r"|\bwhat(?:'s|s| is| are| was) the (?:[\w-]+ ){0,2}"
+        r"(fee|price|cost|charge|fine|penalty|rate|fare|toll)s?\b"
+        r"|\b(the|a|any) (fine|penalty)s? (for|if|when)\b|\b(cost|price)s? of\b"
+        r"|\b(is there|there's|there is) (a|an|any) ([\w-]+ )?(fee|charge|cost|fine|penalty|toll)\b"
+        r"|\b(is|are) (it|they|there) (free|a fee|a charge)\b|\b(is|are) (?!there\b)(?:[\w']+ ){1,6}free\b"
+        r"|(?<!where )(?<!how )\b(what|do|does|will|would) (i|we|you|they|seniors|[\w']+) "
+        r"(have to|need to|gotta|got to) pay\b"
+        r"|\b(will|would|can|could) (i|we|you) (get|be) fined\b"
+        # Mandarin: 多少钱, 保育费多少, 押金是多少, 收不收费, 要收钱吗, 怎么收费, 罚多少, 免费吗
+        r"|多少钱|几块|多少元|花多少|交多少|贵不贵|价格|罚多少|罚钱|罚款(是)?多少|(会|要)罚款吗|罚不罚"
+        r"|(费|价|金|钱)\S{0,4}多少(?!个|天|人|次|袋|小时|分钟|年|月|周|公里|米|度|吨|岁|时间|页|张|份)|(费|金)\S{0,4}怎么(收|算)|怎么收费|收费标准"
+        r"|收不收(钱|费)|要不要(钱|交钱|收费|花钱)|(收|加|掏|扣|要|花)钱(吗|不|么)|要交钱"
+        r"|要交\S{0,3}费吗|收\S{0,2}费(吗|么|不)|交费吗|免费(的)?吗|免不免费|是不是免费",
         re.IGNORECASE,
     ),
     AGE: re.compile(
-        r"\bhow old\b|\bwhat age\b|\b(retirement|retire|minimum|legal|pension|school|starting) age\b"
-        r"|\bage (limit|of)\b|多少岁|几岁|多大年纪|年龄",
+        r"\bhow old\b|\bhow young\b|\bwhat age\b"
+        r"|\b(retirement|retire|minimum|legal|pension|school|starting) age\b"
+        r"|\bage (limit|of)\b|\b(youngest|oldest) (?:[\w']+ ){1,3}can be\b"
+        r"|多少岁|几岁|多大年纪|多大(的)?(孩子|小孩|可以|能)|年龄",
         re.IGNORECASE,
     ),
 }
