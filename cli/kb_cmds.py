@@ -212,6 +212,7 @@ def register(groups: CommandGroups) -> None:
             typer.echo(f"{t:10.3f} {rate:9.3f} {prec:9.3f}")
         chosen = fitted.calibration.threshold
         typer.echo(f"chosen threshold {chosen:.3f} for answered precision >= {target_precision}; in {stored}")
+        typer.echo(f"tie margin {fitted.calibration.tie_margin:.3f} (a closer runner-up: ask, never answer)")
 
     @eval_app.command("kb")
     def eval_kb(

@@ -40,7 +40,7 @@ from kb.lexical import tokenize
 if TYPE_CHECKING:
     from kb.knowledge_base import KnowledgeBase
 
-ALGORITHM = 4  # part of the fingerprint: a stored fit from an older way of fitting is made again
+ALGORITHM = 5  # part of the fingerprint: a stored fit from an older way of fitting is made again
 MAX_QUESTIONS_PER_ENTRY = 3
 MAX_ENTRIES = 600  # a larger KB is calibrated on a fixed random sample of its entries
 
@@ -256,6 +256,7 @@ def calibrate_kb(
     weight = _weights(ha, share)
     name, lex_weight = kb.encoder.name, base.lex_weight
     cal, curve = _fit(np.asarray(x), np.asarray(y), weight, target_precision, name, lex_weight)
+    cal = replace(cal, tie_margin=tie_margin(cal, np.asarray(x), np.asarray(y, bool), weight))
     note = (
         f"self-calibrated on {len(entries)} entries: {n_pos} held-out phrasings, {len(ha) - n_pos} held-out "
         f"entries; threshold = lowest with pseudo-query answered precision >= {target_precision}"
@@ -265,6 +266,19 @@ def calibrate_kb(
         narrow = kb.options.narrow_target_precision
         group, _ = _fit(np.asarray(gx), np.asarray(gy), weight, narrow, name, lex_weight)
     return SelfCalibration(replace(cal, note=note), curve, n_pos, len(ha) - n_pos, fp, group)
+
+
+def tie_margin(cal: Calibration, x: np.ndarray, right: np.ndarray, weight: np.ndarray) -> float:
+    """The margin to the runner-up below which this KB's answered pseudo-queries were wrong more
+    often than right (0: none): a closer top two is a tie, asked about rather than answered."""
+    feats = {f: x[:, i] for i, f in enumerate(FEATURES)}
+    answered = cal.probability(feats) >= cal.threshold
+    margin, r, w = feats["margin_mix"][answered], right[answered], weight[answered]
+    order = np.argsort(margin, kind="stable")
+    margin, r, w = margin[order], r[order], w[order]
+    hits, seen = np.cumsum(r * w), np.cumsum(w)
+    ties = np.flatnonzero(hits < 0.5 * seen)  # the answers up to here: more weight wrong than right
+    return float(margin[ties[-1]]) + 1e-6 if len(ties) else 0.0
 
 
 def group_features(feats: dict[str, np.ndarray], order: np.ndarray) -> list[float]:

@@ -34,12 +34,17 @@ class Calibration:
     threshold: float  # answer when p >= threshold
     lex_weight: float = 2.0
     note: str = ""
+    tie_margin: float = 0.0
+    """A top candidate ahead of the runner-up by less than this is a tie: never answered (its
+    probability is 0), so the bot asks "X or Y?" or hands on. Self-calibrated KBs learn it."""
 
     def probability(self, feats: dict[str, np.ndarray]) -> np.ndarray:
         logit = np.full_like(feats["mix"], self.bias, dtype=np.float64)
         for name, w in self.weights.items():
             logit += w * feats[name]
         prob = 1.0 / (1.0 + np.exp(-np.clip(logit, -30, 30)))
+        if self.tie_margin > 0:  # only the top candidate has a positive margin
+            prob = np.where((feats["margin_mix"] > 0) & (feats["margin_mix"] < self.tie_margin), 0.0, prob)
         return prob * feats["gives"] if "gives" in feats else prob
 
 

@@ -136,5 +136,8 @@ def test_triage_kb_import_reads_a_sheet_into_the_live_kb(tmp_path: Path, monkeyp
         assert "2 new" in result.output and "self-calibrated" in result.output
         found = runner.invoke(app, ["kb", "search", "供暖费多少钱", "--kb", str(base), "--json"])
         assert json.loads(found.output)[0]["entry_id"] == "heat-fee"
+        fit = runner.invoke(app, ["kb", "calibrate", "--kb", str(base)])
+        assert fit.exit_code == 0, fit.output
+        assert "chosen threshold" in fit.output and "tie margin" in fit.output
     finally:
         get_settings.cache_clear()

@@ -10,6 +10,7 @@ import json
 from datetime import date, timedelta
 from pathlib import Path
 
+import numpy as np
 import pytest
 from session_fakes import FakeCall
 
@@ -209,3 +210,33 @@ def test_a_kb_assumed_to_be_asked_more_it_does_not_hold_answers_less(tmp_path: P
     usual, wary = opened(0.2), opened(0.6)  # one index folder: the second fit is made, not reused
     assert wary.calibration.threshold > usual.calibration.threshold
     assert kb_fingerprint(usual, usual.entries()) != kb_fingerprint(wary, wary.entries())
+
+
+def test_a_near_tie_learned_from_the_kb_is_never_answered(kb: KnowledgeBase) -> None:
+    """Below the margin at which this KB's own held-out questions were answered wrongly more often
+    than rightly, the top two are a tie: "X or Y?" or a person, never one of them."""
+    tie = kb.calibration.tie_margin
+    assert tie > 0
+    for text, lang, _ in QUERIES:
+        _, feats = kb.candidate_features(text)
+        top = int(np.argmax(feats["mix"]))
+        if choose(kb, text, lang).action == "answer":
+            assert feats["margin_mix"][top] >= tie, text
+
+
+def test_the_tie_margin_is_where_answers_turn_mostly_wrong() -> None:
+    from kb.autocal import tie_margin
+    from kb.confidence import FEATURES, Calibration
+
+    cal = Calibration("t", {"mix": 1.0}, bias=0.0, threshold=0.5)  # every row here is answered
+    margins = np.array([0.05, 0.1, 0.2, 0.3, 0.4, 1.0, 2.0])
+    right = np.array([False, False, True, True, True, False, True])
+    x = np.zeros((len(margins), len(FEATURES)))
+    x[:, FEATURES.index("mix")] = 5.0
+    x[:, FEATURES.index("margin_mix")] = margins
+    learned = tie_margin(cal, x, right, np.ones(len(margins)))
+    assert 0.2 < learned < 0.3  # up to 0.2 two answers of three were wrong; up to 0.3 half
+    tied = {"mix": np.array([5.0, 4.8]), "margin_mix": np.array([0.2, -0.2])}
+    clear = {"mix": np.array([5.0, 3.0]), "margin_mix": np.array([2.0, -2.0])}
+    with_tie = Calibration("t", {"mix": 1.0}, bias=0.0, threshold=0.5, tie_margin=learned)
+    assert with_tie.probability(tied)[0] == 0.0 and with_tie.probability(clear)[0] > 0.99
