@@ -9,7 +9,7 @@ tell the two apart, and `resolve_choice` reads the caller's reply back to one of
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -85,7 +85,7 @@ def choose(
     if second is None:
         return KbChoice("none", p_top, top=best)
     gfeats = group_features(feats, order)
-    group_cal = kb.group_calibration or kb.calibration
+    group_cal = kb.group_calibration or replace(kb.calibration, tie_margin=0.0)  # the pair is not a tie
     one = {f: np.array([v]) for f, v in zip(FEATURES, gfeats, strict=True)}
     p_group = float(group_cal.probability(one)[0])
     group_threshold = group_cal.threshold if kb.group_calibration else threshold
