@@ -241,8 +241,10 @@ class KnowledgeBase:
     def lacks(self, entry_id: str, query: str) -> tuple[str, ...]:
         """What the question asks for (kb/answer_type.py) that the entry's answer names none of."""
         with self._lock:
-            gives = self._gives.get(entry_id, frozenset())
-        return tuple(sorted(asked(query) - gives))
+            return self._lacking(entry_id, asked(query))
+
+    def _lacking(self, entry_id: str, asks: frozenset[str]) -> tuple[str, ...]:
+        return tuple(sorted(asks - self._gives.get(entry_id, frozenset())))
 
     # --- editing ---------------------------------------------------------------------------------
     def upsert(self, entry: KbEntry) -> None:
@@ -357,8 +359,7 @@ class KnowledgeBase:
         cos = np.where(np.isfinite(dense[cand]), dense[cand], -1.0).astype(np.float64)
         feats = candidate_features(cos, cohort, lex[cand].astype(np.float64), self.calibration.lex_weight)
         if asks:  # a candidate whose answer cannot hold what is asked is never the answer
-            ids = [str(self._slot_ids[c]) for c in cand]
-            feats["gives"] = np.array([float(asks <= self._gives[i]) for i in ids])
+            feats["gives"] = np.array([float(not self._lacking(str(self._slot_ids[c]), asks)) for c in cand])
         return Candidates(cand, feats, sims, d_rank[cand], l_rank[cand])
 
     def _search_locked(
@@ -382,7 +383,7 @@ class KnowledgeBase:
             hits.append(
                 KbHit(entry_id, question, text, text_lang, float(prob[i]),
                       float(found.feats["cos"][i]), float(found.feats["lex"][i]), retrievers, entry.topic,
-                      tuple(sorted(asks - self._gives[entry_id])))
+                      self._lacking(entry_id, asks))
             )  # fmt: skip
         return hits
 
